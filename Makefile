@@ -1,0 +1,55 @@
+# Everyday commands. `make demo` and `make test` work on a fresh machine: uv is bootstrapped when missing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION ?= 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PY := .venv/bin/python
+DEMO_PORT ?= 8000
+export MLFLOW_TRACKING_URI ?= sqlite:///mlflow.db
+
+.PHONY: help install demo seed test test-fast lint format bench load monitor monitoring-tools system-deps clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(UV):
+	@echo ">> bootstrapping uv $(UV_VERSION) into ~/.local/bin"
+	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+
+.venv/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked
+	@touch $@
+
+install: .venv/.installed  ## the locked environment in .venv (runtime + dev tools)
+
+seed: install  ## register the demo model in the embedded registry (sqlite:///mlflow.db, ./mlartifacts)
+	$(PY) -m training seed-demo
+
+demo: seed  ## set everything up and serve the demo model on http://127.0.0.1:$(DEMO_PORT)
+	@echo
+	@echo ">> serving models:/demo@Production on http://127.0.0.1:$(DEMO_PORT)  (Ctrl-C stops)"
+	@echo ">> try, in another terminal:"
+	@echo "   curl -s http://127.0.0.1:$(DEMO_PORT)/invocations -H 'Content-Type: application/json' -d @demo/request.json"
+	@echo "   curl -s http://127.0.0.1:$(DEMO_PORT)/model"
+	@echo "   curl -s http://127.0.0.1:$(DEMO_PORT)/metrics | grep ^model_"
+	@echo
+	MODEL_URI=models:/demo@Production HOST=127.0.0.1 PORT=$(DEMO_PORT) LOG_FORMAT=text $(PY) -m service
+
+system-deps:  ## Debian packages the full suite uses: prometheus, pushgateway, postgresql, wrk (needs root)
+	.ci/system-deps
+
+test: install  ## the whole test suite
+	$(PY) -m pytest -q
+
+lint: install  ## ruff (lint + format check) and mypy --strict
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy service drift training
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+clean:  ## remove the demo registry, artifacts and capture
+	rm -rf mlflow.db mlartifacts capture .monitor

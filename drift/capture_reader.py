@@ -1,0 +1,192 @@
+"""Read the rows the predictor captured for one model in a time window (the capture-file contract).
+
+Layout: `{root}/model={name}/date=YYYY-MM-DD/hour=HH/part-*.parquet` (UTC). Only the hour partitions
+overlapping the window are listed; names starting with `.` or `_` (files being written, markers) are
+ignored. Two passes keep memory bounded by the sample, not the window: the first reads only
+`_timestamp` of each file to find the rows inside the window, then a seeded draw picks at most
+`max_rows` of them uniformly, and the second pass reads the needed columns of one file at a time and
+keeps only the drawn rows. A file that cannot be read is skipped and counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from numpy.typing import NDArray
+from pyarrow import fs as pa_fs
+
+from drift import DriftError
+
+logger = logging.getLogger(__name__)
+
+TIMESTAMP = "_timestamp"
+_UNREADABLE = (pa.ArrowException, OSError, ValueError)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The half-open interval [start, end) in UTC."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def ending(cls, end: datetime, length: timedelta) -> Window:
+        return cls(end - length, end)
+
+    def hours(self) -> list[datetime]:
+        """The start of every hour partition that overlaps the window."""
+        hour = self.start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        hours = []
+        while hour < self.end:
+            hours.append(hour)
+            hour += timedelta(hours=1)
+        return hours
+
+
+@dataclass
+class CaptureRead:
+    """The sampled rows of the window and what happened on the way."""
+
+    frame: pd.DataFrame
+    window_rows: int = 0
+    files: int = 0
+    corrupt_files: list[str] = field(default_factory=list)
+    mismatched_files: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _FileRows:
+    path: str
+    rows: int
+    in_window: NDArray[np.int64] | None
+    """Row numbers inside the window, or None when every row is."""
+
+
+def open_root(uri: str) -> tuple[pa_fs.FileSystem, str]:
+    """The filesystem and path of the capture root; a root that does not exist is a configuration error."""
+    try:
+        if "://" in uri:
+            filesystem, path = pa_fs.FileSystem.from_uri(uri)
+        else:
+            filesystem, path = pa_fs.LocalFileSystem(), str(Path(uri).expanduser().resolve())
+        info = filesystem.get_file_info(path)
+    except _UNREADABLE as exc:
+        raise DriftError(f"cannot open capture root {uri}: {exc}") from exc
+    if info.type != pa_fs.FileType.Directory:
+        raise DriftError(f"capture root {uri} does not exist or is not a folder (check --capture-uri / CAPTURE_URI)")
+    return filesystem, path.rstrip("/")
+
+
+def list_window_files(filesystem: pa_fs.FileSystem, root: str, model: str, window: Window) -> list[str]:
+    """Published Parquet files of the hour partitions overlapping the window, in a stable order."""
+    paths: list[str] = []
+    for hour in window.hours():
+        folder = f"{root}/model={model}/date={hour:%Y-%m-%d}/hour={hour:%H}"
+        infos = filesystem.get_file_info(pa_fs.FileSelector(folder, allow_not_found=True))
+        paths.extend(
+            info.path
+            for info in infos
+            if info.type == pa_fs.FileType.File
+            and not info.base_name.startswith((".", "_"))
+            and info.base_name.endswith(".parquet")
+        )
+    return sorted(paths)
+
+
+def _rows_in_window(parquet: pq.ParquetFile, window: Window) -> NDArray[np.int64] | None:
+    column = parquet.read(columns=[TIMESTAMP]).column(TIMESTAMP)
+    millis = pc.cast(column, pa.timestamp("ms", tz=column.type.tz), safe=False).cast(pa.int64())
+    values = pc.fill_null(millis, np.iinfo(np.int64).min).to_numpy()
+    start_ms, end_ms = (int(bound.timestamp() * 1000) for bound in (window.start, window.end))
+    inside = (values >= start_ms) & (values < end_ms)
+    return None if inside.all() else np.flatnonzero(inside).astype(np.int64)
+
+
+def _scan(filesystem: pa_fs.FileSystem, path: str, window: Window, required: Sequence[str], read: CaptureRead) -> _FileRows | None:
+    """Rows of one file inside the window; None (and counted) when the file is corrupt or mismatched."""
+    try:
+        with filesystem.open_input_file(path) as handle:
+            parquet = pq.ParquetFile(handle)
+            names = set(parquet.schema_arrow.names)
+            if TIMESTAMP not in names:
+                read.mismatched_files[path] = [TIMESTAMP]
+                return None
+            in_window = _rows_in_window(parquet, window)
+            rows = parquet.metadata.num_rows if in_window is None else in_window.size
+    except _UNREADABLE as exc:
+        _count_corrupt(read, path, exc)
+        return None
+    missing = [column for column in required if column not in names]
+    if rows and missing:
+        read.mismatched_files[path] = missing
+        return None
+    return _FileRows(path, rows, in_window)
+
+
+def _count_corrupt(read: CaptureRead, path: str, exc: BaseException) -> None:
+    read.corrupt_files.append(path)
+    logger.warning("skipping unreadable capture file %s: %s", path, str(exc).splitlines()[0] if str(exc) else exc)
+
+
+def _read_rows(filesystem: pa_fs.FileSystem, found: _FileRows, picks: NDArray[np.int64] | None, columns: Sequence[str]) -> pa.Table:
+    with filesystem.open_input_file(found.path) as handle:
+        parquet = pq.ParquetFile(handle)
+        present = [c for c in columns if c in parquet.schema_arrow.names]
+        table = parquet.read(columns=present)
+    if picks is None:
+        rows = found.in_window
+    else:
+        rows = picks if found.in_window is None else found.in_window[picks]
+    return table if rows is None else table.take(pa.array(rows))
+
+
+def read_window(
+    uri: str,
+    model: str,
+    window: Window,
+    required: Sequence[str],
+    optional: Sequence[str] = (),
+    max_rows: int = 100_000,
+    seed: int = 0,
+) -> CaptureRead:
+    """At most `max_rows` rows of `required` (+ `optional` where present) captured in the window."""
+    filesystem, root = open_root(uri)
+    paths = list_window_files(filesystem, root, model, window)
+    read = CaptureRead(frame=pd.DataFrame(columns=list(required)))
+    found = [f for path in paths if (f := _scan(filesystem, path, window, required, read)) is not None and f.rows]
+    read.window_rows = sum(f.rows for f in found)
+    offsets = np.cumsum([0] + [f.rows for f in found])
+    chosen = None
+    if read.window_rows > max_rows:
+        chosen = np.sort(np.random.default_rng(seed).choice(read.window_rows, size=max_rows, replace=False))
+    tables = []
+    for index, rows in enumerate(found):
+        picks = None
+        if chosen is not None:
+            lo, hi = np.searchsorted(chosen, offsets[index : index + 2])
+            picks = chosen[lo:hi] - offsets[index]
+            if picks.size == 0:
+                continue
+        try:
+            tables.append(_read_rows(filesystem, rows, picks, [*required, *optional]))
+        except _UNREADABLE as exc:
+            _count_corrupt(read, rows.path, exc)
+    read.files = len(tables)
+    if tables:
+        read.frame = pa.concat_tables(tables, promote_options="permissive").to_pandas()
+    logger.info(
+        "capture: %d files in %d hour partitions, %d rows in window, %d read, %d corrupt, %d mismatched",
+        len(paths), len(window.hours()), read.window_rows, len(read.frame), len(read.corrupt_files),
+        len(read.mismatched_files),
+    )
+    return read

@@ -1,0 +1,158 @@
+"""`python -m drift run ...`: the command line of the drift job.
+
+Exit codes: 0 the check ran (drift or not, or too little data: `drift_detected` null); 1 it could not
+run (unknown model or alias, no reference artifact, capture columns that do not match, registry
+unreachable); 2 bad command line; 3 the check ran but the retraining it started failed. Failures print
+one line on stderr and no traceback; progress goes to stdout, whose last line is the JSON result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import NoReturn
+
+from drift import DriftError
+from drift.settings import (
+    DriftSettings,
+    absolute_local,
+    absolute_tracking_uri,
+    environment_defaults,
+    now_utc,
+    parse_duration,
+    retrain_request,
+)
+from drift.verdict import CORRECTIONS, Thresholds
+from service.model_uri import ModelURI, parse_model_uri
+
+
+class UsageError(DriftError):
+    """A bad command line (exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Raises instead of printing usage and exiting, so every failure is one line."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _model_uri(text: str) -> ModelURI:
+    try:
+        return parse_model_uri(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("MODEL_URI ", "", 1)) from exc
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _number(low: float, high: float, *, open_low: bool = True) -> Callable[[str], float]:
+    """A float in (low, high] (or [low, high]); NaN and text fail the check."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (low < value <= high if open_low else low <= value <= high):
+            bounds = f"{'(' if open_low else '['}{low}, {high}]"
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number in {bounds}")
+        return value
+
+    return parse
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def _columns(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("give column names separated by commas")
+    return names
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO time like 2026-01-31T12:00:00Z") from exc
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of `python -m drift`; other code can use it to validate a command line."""
+    parser = _Parser(prog="python -m drift", description="Data drift checks of a served MLflow model.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = commands.add_parser("run", help="compare captured inputs in a window with the reference rows")
+    run.add_argument("--model-uri", type=_model_uri, required=True, help="models:/NAME@ALIAS or models:/NAME/VERSION")
+    run.add_argument("--capture-uri", help="capture root (default: $CAPTURE_URI, else ./capture)")
+    run.add_argument("--window", type=_duration, default="24h", help="how far back to read captures (30m, 24h, 7d)")
+    run.add_argument("--window-end", type=_instant, help="end of the window, ISO time (default: now)")
+    run.add_argument("--alpha", type=_number(0, 1, open_low=True), default=0.05, help="significance level")
+    run.add_argument("--correction", choices=CORRECTIONS, default="bonferroni",
+                     help="multiple-testing correction across all tests of the run")
+    run.add_argument("--ks-min-statistic", type=_number(0, 1, open_low=False), default=0.03,
+                     help="numeric features drift only with a KS statistic at least this large (0.03)")
+    run.add_argument("--min-distance", type=_number(0, 1, open_low=False), default=0.03,
+                     help="categorical features and missing shares drift only when shares move this much (0.03)")
+    run.add_argument("--min-rows", type=_count, default=500, help="fewer captured rows: no verdict (null)")
+    run.add_argument("--max-rows", type=_count, default=100_000, help="seeded sample size cap per side")
+    run.add_argument("--categorical", type=_columns, default=(), help="columns to test as categories: a,b")
+    run.add_argument("--include-prediction", action="store_true",
+                     help="let prediction drift count toward drift_detected (reported either way)")
+    run.add_argument("--pushgateway", help="Prometheus Pushgateway address (host:port or URL)")
+    run.add_argument("--seed", type=int, default=0, help="seed of the row sampling")
+    retrain = run.add_argument_group("retraining")
+    retrain.add_argument("--retrain", action="store_true", help="start the train entry point on drift")
+    retrain.add_argument("--retrain-data", help="training data URI passed to the train entry point")
+    retrain.add_argument("--target", help="label column of the training data")
+    retrain.add_argument("--promote", action="store_true", help="promote the retrained version if its gate passes")
+    retrain.add_argument("--cooldown", type=_duration, default="24h", help="no second retraining within this")
+    retrain.add_argument("--retrain-project-uri", help="MLflow project to run (default: this repository)")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> DriftSettings:
+    """Combine parsed flags with the environment; cross-flag mistakes raise UsageError."""
+    capture, tracking = environment_defaults(environ)
+    retrain = None
+    if args.retrain:
+        try:
+            retrain = retrain_request(args.retrain_data, args.target, args.promote, args.cooldown,
+                                      args.retrain_project_uri)
+        except ValueError as exc:
+            raise UsageError(f"python -m drift run: {exc}") from exc
+    if args.pushgateway is not None and not args.pushgateway.strip():
+        raise UsageError("python -m drift run: --pushgateway is empty")
+    window_text = next((a for a in sys.argv if a.startswith("--window=")), None)
+    del window_text
+    return DriftSettings(
+        model_uri=args.model_uri,
+        capture_uri=absolute_local(args.capture_uri or capture),
+        tracking_uri=absolute_tracking_uri(tracking),
+        window=args.window,
+        window_text=_duration_text(args.window),
+        window_end=args.window_end or now_utc(),
+        thresholds=Thresholds(args.alpha, args.correction, args.ks_min_statistic, args.min_distance),
+        min_rows=args.min_rows,
+        max_rows=args.max_rows,
+        categorical=args.categorical,
+        include_prediction=args.include_prediction,
+        pushgateway=args.pushgateway,
+        retrain=retrain,
+        seed=args.seed,
+    )

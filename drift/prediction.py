@@ -1,0 +1,86 @@
+"""Prediction drift: `_prediction` as captured against the reference version's predictions on its reference.
+
+Only rows the reference version answered (`_model_version`) are compared: after a promotion inside the
+window, the other version's answers say nothing about this one. Class labels (text, or integral numbers
+with few distinct values) are compared as categories, anything else with KS.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+from pandas.api import types
+
+from drift.reference import Reference, one_line
+from drift.stats import FeatureComparison, Kind, compare
+
+logger = logging.getLogger(__name__)
+
+PREDICTION = "_prediction"
+MODEL_VERSION = "_model_version"
+MAX_CLASS_LABELS = 20
+
+
+@dataclass(frozen=True)
+class PredictionSides:
+    """Reference-model predictions on the reference rows, and the captured ones of the same version."""
+
+    kind: Kind
+    reference: pd.Series
+    current: pd.Series
+
+
+def _as_series(predictions: object) -> pd.Series:
+    if isinstance(predictions, pd.DataFrame):
+        return predictions.iloc[:, 0].reset_index(drop=True)
+    array = np.asarray(predictions)
+    return pd.Series(array[:, 0] if array.ndim == 2 else array.ravel())
+
+
+def prediction_kind(values: pd.Series) -> Kind:
+    """Categorical for class labels: text, bool, or integral numbers with at most 20 distinct values."""
+    if not types.is_numeric_dtype(values.dtype) or types.is_bool_dtype(values.dtype):
+        return "categorical"
+    present = values.dropna().to_numpy(dtype=np.float64)
+    integral = bool(np.all(np.mod(present, 1) == 0))
+    return "categorical" if integral and np.unique(present).size <= MAX_CLASS_LABELS else "numeric"
+
+
+def _align(values: pd.Series, numeric: bool) -> pd.Series:
+    """Numeric predictions as float64 on both sides, so `1` predicted and `1.0` captured are one label."""
+    if numeric:
+        return pd.Series(pd.to_numeric(values, errors="coerce"), dtype=np.float64)
+    return values.astype(object)
+
+
+def prediction_sides(reference: Reference, current: pd.DataFrame) -> PredictionSides | str:
+    """Both sides of the prediction comparison, or the reason it cannot be made."""
+    if PREDICTION not in current.columns:
+        return "the capture has no _prediction column"
+    captured = current
+    if MODEL_VERSION in current.columns:
+        captured = current[current[MODEL_VERSION].astype(str) == reference.version]
+    if captured.empty:
+        return f"no captured rows were answered by version {reference.version}"
+    try:
+        model = mlflow.pyfunc.load_model(reference.version_uri)
+        predicted = _as_series(model.predict(reference.frame))
+    except Exception as exc:  # noqa: BLE001 - any failure of a user's model only skips this section
+        logger.warning("prediction drift skipped: cannot predict with %s: %s", reference.version_uri, one_line(exc))
+        return f"cannot predict with {reference.version_uri}: {one_line(exc)}"
+    kind = prediction_kind(predicted)
+    numeric = types.is_numeric_dtype(predicted.dtype) and not types.is_bool_dtype(predicted.dtype)
+    return PredictionSides(
+        kind,
+        _align(predicted, numeric),
+        _align(captured[PREDICTION].reset_index(drop=True), numeric),
+    )
+
+
+def compare_predictions(sides: PredictionSides) -> FeatureComparison:
+    """The test of the `prediction` feature."""
+    return compare("prediction", sides.kind, sides.reference, sides.current)

@@ -1,0 +1,103 @@
+"""The drift report: `drift_report.json` (the result object) and one self-contained `drift_report.html`.
+
+The HTML page holds the verdict, the settings, the table of tests and a reference-vs-current plot per
+feature (drifted ones first), PNGs embedded as base64 so the single file can be opened from MLflow's UI.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from pathlib import Path
+
+import pandas as pd
+
+from drift.plots import data_uri, distribution_png
+from drift.result import DriftResult, result_json
+from drift.verdict import FeatureVerdict
+
+JSON_NAME = "drift_report.json"
+HTML_NAME = "drift_report.html"
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
+table{border-collapse:collapse;font-size:13px}td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}
+td:first-child,th:first-child{text-align:left}tr.drifted{background:#fde2e1}
+.plots{display:flex;flex-wrap:wrap;gap:8px}.plots img{border:1px solid #eee}
+.verdict{font-size:1.3rem;font-weight:600}
+"""
+
+
+def _number(value: float | None, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}g}" if abs(value) < 1e-3 and value != 0 else f"{value:.{digits}f}"
+
+
+def _row(verdict: FeatureVerdict) -> str:
+    c = verdict.comparison
+    missing = c.missing
+    cells = [
+        escape(c.name), c.kind, c.distribution.test, _number(c.distribution.statistic),
+        _number(c.distribution.p_value), _number(verdict.p_value_corrected), _number(c.distribution.distance),
+        f"{c.reference_missing_share:.2%} → {c.current_missing_share:.2%}",
+        _number(verdict.missing_p_value_corrected) if missing is not None else "-",
+        "yes" if verdict.drifted else "no",
+    ]
+    return f'<tr class="{"drifted" if verdict.drifted else ""}">' + "".join(f"<td>{x}</td>" for x in cells) + "</tr>"
+
+
+def _table(verdicts: list[FeatureVerdict]) -> str:
+    head = ["feature", "kind", "test", "statistic", "p", "p corrected", "distance", "missing share",
+            "missing p corrected", "drifted"]
+    rows = "".join(_row(v) for v in sorted(verdicts, key=lambda v: (not v.drifted, v.name)))
+    return "<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + f"</tr>{rows}</table>"
+
+
+def _plot(verdict: FeatureVerdict, reference: pd.Series, current: pd.Series) -> str:
+    c = verdict.comparison
+    subtitle = f"{c.distribution.test} {_number(c.distribution.statistic, 3)}, p corr. {_number(verdict.p_value_corrected, 3)}"
+    png = distribution_png(c.name, c.kind, reference, current, subtitle + (" DRIFT" if verdict.drifted else ""))
+    return f'<img alt="{escape(c.name)}" src="{data_uri(png)}">'
+
+
+def render_html(result: DriftResult, reference: pd.DataFrame, current: pd.DataFrame,
+                predictions: tuple[pd.Series, pd.Series] | None = None) -> str:
+    """The whole report page as one string."""
+    verdict = {True: "drift detected", False: "no drift", None: "insufficient data"}[result.drift_detected]
+    window = result.window
+    t = result.thresholds
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Drift report {escape(result.model)}</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        f"<h1>Drift report: {escape(result.model)} version {escape(result.model_version)}</h1>",
+        f'<p class="verdict">{verdict}</p>',
+        f"<p>Window {window.start:%Y-%m-%d %H:%M} to {window.end:%Y-%m-%d %H:%M} UTC ({escape(result.window_length)}); "
+        f"reference rows {result.reference_rows:,}, current rows {result.current_rows:,} "
+        f"(of {result.window_rows:,} in the window, minimum {result.min_rows:,}); corrupt files skipped "
+        f"{len(result.corrupt_files)}.</p>",
+        f"<p>alpha {t.alpha}, correction {t.correction}, KS floor {t.ks_min_statistic}, "
+        f"distance floor {t.min_distance}. Drifted: {', '.join(map(escape, result.drifted_features)) or 'none'}.</p>",
+    ]
+    if result.features:
+        parts += ["<h2>Features</h2>", _table(result.features), "<h2>Distributions</h2><div class='plots'>"]
+        ordered = sorted(result.features, key=lambda v: (not v.drifted, v.name))
+        parts += [_plot(v, reference[v.name], current[v.name]) for v in ordered]
+        parts.append("</div>")
+    parts.append("<h2>Prediction</h2>")
+    counted = "counts toward the verdict" if result.include_prediction else "reported only (--include-prediction to count it)"
+    if result.prediction is not None and predictions is not None:
+        parts += [f"<p>{counted}</p>", _table([result.prediction]), _plot(result.prediction, *predictions)]
+    else:
+        parts.append(f"<p>{escape(result.prediction_note or 'not compared')}</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_reports(result: DriftResult, folder: Path, reference: pd.DataFrame, current: pd.DataFrame,
+                  predictions: tuple[pd.Series, pd.Series] | None = None) -> tuple[Path, Path]:
+    """Write both report files into `folder`; returns their paths (JSON, HTML)."""
+    json_path, html_path = folder / JSON_NAME, folder / HTML_NAME
+    json_path.write_text(json.dumps(result_json(result), indent=2, allow_nan=False) + "\n")
+    html_path.write_text(render_html(result, reference, current, predictions), encoding="utf-8")
+    return json_path, html_path

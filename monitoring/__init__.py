@@ -1,0 +1,1 @@
+"""Prometheus alerts, the Grafana dashboard and `make monitor` for aliasserve."""

@@ -1,0 +1,1 @@
+"""The Grafana dashboard, generated from Python so its queries can be checked."""

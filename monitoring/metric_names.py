@@ -1,0 +1,126 @@
+"""The metric names the dashboard and the alerts may use: SPEC "Metrics", in one place.
+
+The predictor's `/metrics` and the drift job's Pushgateway push are held to this list by tests, and the
+Grafana dashboard and `alerts.yml` may reference nothing else (plus Prometheus' own `up`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+MetricType = Literal["counter", "gauge", "histogram"]
+Source = Literal["predictor", "drift", "prometheus"]
+
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+TARGET_LABELS = ("job", "instance")
+"""Labels Prometheus attaches to every scraped series (the Pushgateway's series bring their own `job`)."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    type: MetricType
+    labels: tuple[str, ...]
+    source: Source
+    help: str
+
+    def series_names(self) -> tuple[str, ...]:
+        """Names of the series Prometheus stores: a histogram is `_bucket`, `_sum` and `_count`."""
+        if self.type == "histogram":
+            return tuple(self.name + suffix for suffix in HISTOGRAM_SUFFIXES)
+        return (self.name,)
+
+
+_DRIFT_FEATURE_TEST = ("model", "version", "feature", "test")
+
+METRICS: tuple[Metric, ...] = (
+    Metric(
+        "http_requests_total",
+        "counter",
+        ("route", "method", "status"),
+        "predictor",
+        "HTTP requests answered, by route template, method and status code.",
+    ),
+    Metric(
+        "http_request_duration_seconds",
+        "histogram",
+        ("route", "method"),
+        "predictor",
+        "Time from request received to response sent.",
+    ),
+    Metric("http_requests_in_flight", "gauge", (), "predictor", "Requests being handled right now."),
+    Metric(
+        "model_inference_duration_seconds",
+        "histogram",
+        ("model", "version"),
+        "predictor",
+        "Time spent in the model's predict call (one call may serve a batch of requests).",
+    ),
+    Metric("model_batch_rows", "histogram", ("model",), "predictor", "Rows per model call."),
+    Metric("model_predictions_total", "counter", ("model", "version"), "predictor", "Rows predicted."),
+    Metric(
+        "model_info", "gauge", ("model", "alias", "version", "run_id"), "predictor", "1 for the version being served."
+    ),
+    Metric(
+        "model_reloads_total",
+        "counter",
+        ("result",),
+        "predictor",
+        "Attempts to load a new version, result=success|failure.",
+    ),
+    Metric("model_last_reload_timestamp_seconds", "gauge", (), "predictor", "Unix time of the last successful load."),
+    Metric(
+        "model_registry_errors_total",
+        "counter",
+        (),
+        "predictor",
+        "Failed calls to the MLflow registry (alias resolution, downloads).",
+    ),
+    Metric("model_ready", "gauge", (), "predictor", "1 while a model is loaded and serving, else 0."),
+    Metric(
+        "model_alias_missing",
+        "gauge",
+        (),
+        "predictor",
+        "1 when the followed alias was deleted and the last loaded version is kept.",
+    ),
+    Metric("capture_rows_total", "counter", (), "predictor", "Input rows recorded for drift detection."),
+    Metric(
+        "capture_dropped_rows_total",
+        "counter",
+        (),
+        "predictor",
+        "Input rows that should have been recorded but were dropped (queue full, write error).",
+    ),
+    Metric("drift_statistic", "gauge", _DRIFT_FEATURE_TEST, "drift", "Test statistic per feature."),
+    Metric("drift_p_value", "gauge", _DRIFT_FEATURE_TEST, "drift", "p-value per feature (uncorrected)."),
+    Metric(
+        "drift_feature_detected",
+        "gauge",
+        ("model", "version", "feature"),
+        "drift",
+        "1 if the feature drifted after multiple-testing correction.",
+    ),
+    Metric("drift_detected", "gauge", ("model", "version"), "drift", "1 if the model's inputs drifted."),
+    Metric("drift_share_of_drifted_features", "gauge", ("model",), "drift", "Share of features that drifted (0..1)."),
+    Metric("drift_reference_rows", "gauge", ("model",), "drift", "Rows in the reference sample."),
+    Metric("drift_current_rows", "gauge", ("model",), "drift", "Captured rows in the current window."),
+    Metric(
+        "drift_last_run_timestamp_seconds", "gauge", ("model",), "drift", "Unix time of the last drift check that ran."
+    ),
+    Metric("drift_retrain_triggered", "gauge", ("model",), "drift", "1 if the last check started retraining."),
+    Metric("up", "gauge", (), "prometheus", "1 if Prometheus' last scrape of the target succeeded."),
+)
+
+
+def by_series_name() -> dict[str, Metric]:
+    """Every stored series name (histogram suffixes included) mapped to its metric."""
+    return {series: metric for metric in METRICS for series in metric.series_names()}
+
+
+def series_labels(series: str) -> frozenset[str]:
+    """Labels a stored series may carry: its own, the target's, and `le` on histogram buckets."""
+    metric = by_series_name()[series]
+    extra = ("le",) if series.endswith("_bucket") and metric.type == "histogram" else ()
+    return frozenset(metric.labels + TARGET_LABELS + extra)

@@ -1,0 +1,137 @@
+"""`create_app(settings)`: the FastAPI app, its lifespan (load, follow, drain, flush) and error mapping."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from service import logs
+from service.batching import Batcher
+from service.capture import CaptureWriter
+from service.errors import ClientError, NotReadyError
+from service.metrics import Metrics
+from service.middleware import RequestContext
+from service.model_manager import ModelManager
+from service.predictor import Predictor
+from service.registry import Registry
+from service.routes import admin, health, scoring, v2
+from service.routes.common import AppState
+from service.settings import Settings, apply_mlflow_environment
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()  # type: ignore[call-arg]  # read from the environment
+    logs.configure(settings.log_level, settings.log_format)
+    apply_mlflow_environment(settings)
+    metrics = Metrics()
+    cache_root = Path(tempfile.mkdtemp(prefix="aliasserve-models-"))
+    manager = ModelManager(
+        settings.model,
+        Registry(settings.mlflow_tracking_uri),
+        metrics,
+        cache_root,
+        cache_size=settings.model_cache_size,
+        interval_s=settings.reload_interval_s,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        metrics.ready.set(0)
+        batcher = Batcher(metrics, settings.max_batch_size, settings.max_batch_wait_ms)
+        batcher.start()
+        capture = None
+        if settings.capture_uri:
+            capture = CaptureWriter(
+                settings.capture_uri,
+                metrics,
+                max_rows=settings.capture_queue_rows,
+                flush_rows=settings.capture_flush_rows,
+                flush_interval_s=settings.capture_flush_interval_s,
+            )
+        predictor = Predictor(
+            manager, batcher, capture, settings.max_rows, settings.request_timeout_s, settings.capture_sample_rate
+        )
+        app.state.service = AppState(settings, metrics, manager, predictor)
+        manager.start()
+        log.info("following %s on %s", settings.model, _safe_uri(settings.mlflow_tracking_uri))
+        try:
+            yield
+        finally:
+            log.info("shutting down: finishing queued predictions, flushing capture")
+            manager.stop()
+            await batcher.stop()
+            if capture is not None:
+                capture.close()
+            for loaded in list(manager.cache.values()):
+                loaded.discard()
+            shutil.rmtree(cache_root, ignore_errors=True)
+            log.info("shutdown complete")
+
+    app = FastAPI(
+        title="aliasserve",
+        summary="Serves an MLflow registered model by alias, follows the alias, records inputs for drift.",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url="/redoc" if settings.docs_enabled else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+    )
+    for router in (scoring.router, v2.router, health.router, admin.router):
+        app.include_router(router)
+    _error_handlers(app)
+    app.add_middleware(RequestContext, metrics=metrics)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The factory uvicorn workers call (`service.app:create_app_from_env`, factory mode)."""
+    return create_app()
+
+
+def _error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ClientError)
+    async def client_error(request: Request, exc: ClientError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(NotReadyError)
+    async def not_ready(request: Request, exc: NotReadyError) -> JSONResponse:
+        return JSONResponse(
+            {"error_code": "TEMPORARILY_UNAVAILABLE", "message": f"no model is serving yet: {exc}"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return JSONResponse(
+            {"error_code": "BAD_REQUEST", "message": f"{where}: {first.get('msg', 'invalid request')}"},
+            status_code=400,
+        )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "BAD_REQUEST")
+        return JSONResponse(
+            {"error_code": code, "message": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )
+
+
+def _safe_uri(uri: str) -> str:
+    """A tracking URI without credentials, fit for a log line."""
+    if "@" in uri and "://" in uri:
+        scheme, rest = uri.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return uri

@@ -1,0 +1,136 @@
+"""Adaptive batching: concurrent requests for the same version share one model call.
+
+Requests queue up while the model is busy; the next call takes everything waiting (up to
+`max_batch_size` requests), optionally waiting `max_batch_wait_ms` for more. With one client there is no
+waiting at all unless a wait is configured. Each request keeps its own result and its own error: when a
+batched call fails, its requests are retried one by one, so one bad request never fails its batch-mates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from service.loaded_model import LoadedModel
+from service.metrics import Metrics
+from service.schema import Columns
+
+
+@dataclass
+class Job:
+    model: LoadedModel
+    columns: Columns
+    n_rows: int
+    method: str
+    params: dict[str, Any] | None
+    future: asyncio.Future[Any] = field(repr=False)
+
+
+class Batcher:
+    """One consumer task feeding a single model thread; `submit` is what request handlers await."""
+
+    def __init__(self, metrics: Metrics, max_batch_size: int = 32, max_batch_wait_ms: float = 0.0) -> None:
+        self.metrics = metrics
+        self.max_batch_size = max_batch_size
+        self.max_wait_s = max_batch_wait_ms / 1000
+        self._queue: asyncio.Queue[Job] = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._consume(), name="batcher")
+
+    async def stop(self) -> None:
+        """Finish what is queued, then stop."""
+        await self._queue.join()
+        if self._task is not None:
+            self._task.cancel()
+        self._executor.shutdown(wait=True)
+
+    async def submit(
+        self, model: LoadedModel, columns: Columns, n_rows: int, method: str, params: dict[str, Any] | None = None
+    ) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self._queue.put(Job(model, columns, n_rows, method, params, future))
+        return await future
+
+    async def _consume(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            jobs = [await self._queue.get()]
+            deadline = loop.time() + self.max_wait_s
+            while len(jobs) < self.max_batch_size:
+                if not self._queue.empty():
+                    jobs.append(self._queue.get_nowait())
+                elif self.max_wait_s > 0 and (left := deadline - loop.time()) > 0:
+                    try:
+                        jobs.append(await asyncio.wait_for(self._queue.get(), left))
+                    except TimeoutError:
+                        break
+                else:
+                    break
+            try:
+                for group in _groups(jobs):
+                    await loop.run_in_executor(self._executor, self._run_group, group, loop)
+            finally:
+                for _ in jobs:
+                    self._queue.task_done()
+
+    def _run_group(self, jobs: list[Job], loop: asyncio.AbstractEventLoop) -> None:
+        """In the model thread: one call for the group, or one call per job if the group call fails."""
+        live = [job for job in jobs if not job.future.done()]  # a timed-out request is not scored
+        if not live:
+            return
+        if len(live) > 1:
+            try:
+                merged = {name: np.concatenate([job.columns[name] for job in live]) for name in live[0].columns}
+                output = self._call(live[0], merged, sum(job.n_rows for job in live))
+            except Exception:
+                pass
+            else:
+                offset = 0
+                for job in live:
+                    _resolve(loop, job.future, result=output[offset : offset + job.n_rows])
+                    offset += job.n_rows
+                return
+        for job in live:
+            try:
+                _resolve(loop, job.future, result=self._call(job, job.columns, job.n_rows))
+            except Exception as exc:
+                _resolve(loop, job.future, error=exc)
+
+    def _call(self, job: Job, columns: Columns, n_rows: int) -> Any:
+        model = job.model
+        started = time.perf_counter()
+        output = model.predict(columns, job.method, job.params)
+        self.metrics.inference_duration.labels(model.name, model.version).observe(time.perf_counter() - started)
+        self.metrics.batch_rows.labels(model.name).observe(n_rows)
+        self.metrics.predictions.labels(model.name, model.version).inc(n_rows)
+        return output
+
+
+def _groups(jobs: list[Job]) -> list[list[Job]]:
+    """Jobs that can share a call: same version object, same prediction method, no request params."""
+    groups: dict[tuple[int, str, int], list[Job]] = {}
+    for job in jobs:
+        groups.setdefault((id(job.model), job.method, id(job.params) if job.params else 0), []).append(job)
+    return list(groups.values())
+
+
+def _resolve(
+    loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], result: Any = None, error: BaseException | None = None
+) -> None:
+    def settle() -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    loop.call_soon_threadsafe(settle)

@@ -1,0 +1,196 @@
+"""Records inference inputs for drift monitoring, off the request path.
+
+Requests hand their rows to a bounded in-memory queue (never blocking: when full, rows are dropped and
+counted); a writer thread publishes them as Parquet files, Hive-partitioned by model, date and hour so a
+time window is read without scanning everything:
+`{root}/model={name}/date=YYYY-MM-DD/hour=HH/part-{unix_ms}-{host}-{pid}-{seq}.parquet`.
+Local files are written under a dot-name and renamed, so readers never see half a file. A failed write
+keeps its rows for the next attempt; `close()` (graceful shutdown) writes everything that was accepted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyarrow import fs as pafs
+
+from service.metrics import Metrics
+from service.schema import Columns
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CapturedBatch:
+    model: str
+    version: str
+    columns: Columns
+    n_rows: int
+    request_id: str
+    timestamp: float
+    predictions: Any
+
+
+def open_root(uri: str) -> tuple[pafs.FileSystem, str, bool]:
+    """The filesystem, the root path on it, and whether renames are atomic there (local folders)."""
+    if "://" in uri:
+        filesystem, path = pafs.FileSystem.from_uri(uri)
+        return filesystem, path.rstrip("/"), isinstance(filesystem, pafs.LocalFileSystem)
+    return pafs.LocalFileSystem(), os.path.abspath(uri), True
+
+
+class CaptureWriter:
+    def __init__(
+        self,
+        uri: str,
+        metrics: Metrics,
+        max_rows: int = 100_000,
+        flush_rows: int = 10_000,
+        flush_interval_s: float = 60,
+    ) -> None:
+        self.fs, self.root, self.atomic_rename = open_root(uri)
+        self.metrics = metrics
+        self.max_rows = max_rows
+        self.flush_rows = flush_rows
+        self.flush_interval_s = flush_interval_s
+        self._pending: deque[CapturedBatch] = deque()
+        self._pending_rows = 0
+        self._oldest = 0.0
+        self._cond = threading.Condition()
+        self._closing = False
+        self._failing = False
+        self._seq = itertools.count()
+        self._host = socket.gethostname().replace("-", "_")[:32]
+        self._thread = threading.Thread(target=self._run, name="capture-writer", daemon=True)
+        self._thread.start()
+
+    def offer(self, batch: CapturedBatch) -> bool:
+        """Queue a request's rows; False (and counted as dropped) when the queue is full or closing."""
+        with self._cond:
+            if self._closing or self._pending_rows + batch.n_rows > self.max_rows:
+                self.metrics.capture_dropped.inc(batch.n_rows)
+                return False
+            if not self._pending:
+                self._oldest = time.monotonic()
+            self._pending.append(batch)
+            self._pending_rows += batch.n_rows
+            if self._pending_rows >= self.flush_rows:
+                self._cond.notify()
+        return True
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write everything accepted so far, then stop the writer thread."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        self._thread.join(timeout)
+        if self._pending_rows:
+            log.error("capture: %d accepted rows could not be written before shutdown", self._pending_rows)
+            self.metrics.capture_dropped.inc(self._pending_rows)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closing and not self._due():
+                    self._cond.wait(timeout=self._time_left())
+                closing = self._closing
+                batches = list(self._pending)
+            if batches:
+                self._write(batches)
+            if closing:
+                with self._cond:
+                    if not self._pending or self._failing:
+                        return
+
+    def _due(self) -> bool:
+        return self._pending_rows >= self.flush_rows or (
+            bool(self._pending) and time.monotonic() - self._oldest >= self.flush_interval_s
+        )
+
+    def _time_left(self) -> float:
+        if not self._pending:
+            return self.flush_interval_s
+        return max(0.05, self.flush_interval_s - (time.monotonic() - self._oldest))
+
+    def _write(self, batches: list[CapturedBatch]) -> None:
+        try:
+            rows = 0
+            for (model, hour, _names), group in _partitions(batches).items():
+                self._write_file(model, hour, group)
+                rows += sum(b.n_rows for b in group)
+        except Exception as exc:  # kept for the next attempt; counted; logged once per state change
+            self.metrics.capture_errors.inc()
+            if not self._failing:
+                log.error(
+                    "capture: writing to %s failed (%s: %s); rows kept for retry", self.root, type(exc).__name__, exc
+                )
+            self._failing = True
+            with self._cond:
+                if not self._closing:
+                    self._cond.wait(timeout=1.0)
+            return
+        if self._failing:
+            log.info("capture: writing to %s works again", self.root)
+        self._failing = False
+        with self._cond:
+            for _ in batches:
+                self._pending.popleft()
+            self._pending_rows -= rows
+            self._oldest = time.monotonic()
+        self.metrics.capture_rows.inc(rows)
+
+    def _write_file(self, model: str, hour: datetime, batches: list[CapturedBatch]) -> None:
+        folder = f"{self.root}/model={model}/date={hour:%Y-%m-%d}/hour={hour:%H}"
+        name = f"part-{int(time.time() * 1000)}-{self._host}-{os.getpid()}-{next(self._seq)}.parquet"
+        self.fs.create_dir(folder, recursive=True)
+        table = _table(batches)
+        if self.atomic_rename:
+            temporary = f"{folder}/.{name}.tmp"
+            pq.write_table(table, temporary, filesystem=self.fs, compression="zstd")
+            self.fs.move(temporary, f"{folder}/{name}")
+        else:
+            pq.write_table(table, f"{folder}/{name}", filesystem=self.fs, compression="zstd")
+
+
+def _partitions(batches: list[CapturedBatch]) -> dict[tuple[str, datetime, tuple[str, ...]], list[CapturedBatch]]:
+    """Batches grouped by file: same model, same UTC hour, same columns (versions may differ in schema)."""
+    groups: dict[tuple[str, datetime, tuple[str, ...]], list[CapturedBatch]] = {}
+    for batch in batches:
+        hour = datetime.fromtimestamp(batch.timestamp, UTC).replace(minute=0, second=0, microsecond=0)
+        groups.setdefault((batch.model, hour, tuple(batch.columns)), []).append(batch)
+    return groups
+
+
+def _table(batches: list[CapturedBatch]) -> pa.Table:
+    arrays = {
+        name: pa.array(np.concatenate([b.columns[name] for b in batches]), from_pandas=True)
+        for name in batches[0].columns
+    }
+    arrays["_request_id"] = pa.array(np.repeat([b.request_id for b in batches], [b.n_rows for b in batches]))
+    stamps = np.repeat([int(b.timestamp * 1000) for b in batches], [b.n_rows for b in batches])
+    arrays["_timestamp"] = pa.array(stamps, type=pa.timestamp("ms", tz="UTC"))
+    arrays["_model_version"] = pa.array(np.repeat([b.version for b in batches], [b.n_rows for b in batches]))
+    arrays["_prediction"] = _predictions(batches)
+    return pa.table(arrays)
+
+
+def _predictions(batches: list[CapturedBatch]) -> pa.Array:
+    parts = [np.asarray(b.predictions) for b in batches]
+    if any(p.ndim != 1 or len(p) != b.n_rows for p, b in zip(parts, batches, strict=True)):
+        return pa.nulls(sum(b.n_rows for b in batches), type=pa.float64())
+    merged = np.concatenate(parts)
+    if merged.dtype.kind in "biuf":
+        return pa.array(merged.astype(np.float64))
+    return pa.array(merged.astype(str))

@@ -1,0 +1,36 @@
+"""Errors a client can cause, in MLflow's error shape `{"error_code": ..., "message": ...}`."""
+
+from __future__ import annotations
+
+
+class ClientError(Exception):
+    """A request the service refuses; `status` is the HTTP status, `error_code` MLflow's code name."""
+
+    def __init__(self, message: str, status: int = 400, error_code: str = "BAD_REQUEST") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.error_code = error_code
+
+    def body(self) -> dict[str, str]:
+        return {"error_code": self.error_code, "message": self.message}
+
+
+def bad_request(message: str) -> ClientError:
+    return ClientError(message, 400, "BAD_REQUEST")
+
+
+def invalid_value(message: str) -> ClientError:
+    return ClientError(message, 400, "INVALID_PARAMETER_VALUE")
+
+
+def too_large(message: str) -> ClientError:
+    return ClientError(message, 413, "RESOURCE_LIMIT_EXCEEDED")
+
+
+def unsupported_media(message: str) -> ClientError:
+    return ClientError(message, 415, "BAD_REQUEST")
+
+
+class NotReadyError(Exception):
+    """No model is serving yet (or any more); answered with 503 and the reason."""

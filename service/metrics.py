@@ -1,0 +1,114 @@
+"""The predictor's Prometheus metrics, created once per app so tests never share collectors.
+
+With several workers prometheus-client's multiprocess mode is used: `PROMETHEUS_MULTIPROC_DIR` is set
+by `python -m service` before this module is imported, values live in files there, and `/metrics`
+aggregates them. Gauges say how they combine across workers.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+# From 0.5 ms to 20 s: single-row sklearn calls take well under a millisecond, big batches seconds.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0)
+ROW_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class Metrics:
+    """Every metric of SPEC's table, plus `model_ready` and `model_alias_missing`."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.multiprocess = multiprocess_dir() is not None
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        reg = None if self.multiprocess else self.registry
+        self.requests = Counter(
+            "http_requests_total", "HTTP requests answered.", ["route", "method", "status"], registry=reg
+        )
+        self.request_duration = Histogram(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request.",
+            ["route", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.in_flight = Gauge(
+            "http_requests_in_flight", "HTTP requests being answered.", registry=reg, multiprocess_mode="livesum"
+        )
+        self.inference_duration = Histogram(
+            "model_inference_duration_seconds",
+            "Time inside the model call (one batch).",
+            ["model", "version"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.batch_rows = Histogram(
+            "model_batch_rows", "Rows per model call.", ["model"], buckets=ROW_BUCKETS, registry=reg
+        )
+        self.predictions = Counter("model_predictions_total", "Rows predicted.", ["model", "version"], registry=reg)
+        self.info = Gauge(
+            "model_info",
+            "The version being served (1), per worker the highest.",
+            ["model", "alias", "version", "run_id"],
+            registry=reg,
+            multiprocess_mode="livemax",
+        )
+        self.reloads = Counter("model_reloads_total", "Versions loaded, by result.", ["result"], registry=reg)
+        self.last_reload = Gauge(
+            "model_last_reload_timestamp_seconds",
+            "When a version was last swapped in.",
+            registry=reg,
+            multiprocess_mode="livemax",
+        )
+        self.registry_errors = Counter(
+            "model_registry_errors_total", "Failed calls to the MLflow registry.", registry=reg
+        )
+        self.ready = Gauge(
+            "model_ready",
+            "1 while a model is loaded and serving (across workers: the lowest).",
+            registry=reg,
+            multiprocess_mode="livemin",
+        )
+        self.alias_missing = Gauge(
+            "model_alias_missing",
+            "1 while the followed alias is deleted and the last version is kept.",
+            registry=reg,
+            multiprocess_mode="livemax",
+        )
+        self.capture_rows = Counter("capture_rows_total", "Rows recorded for drift monitoring.", registry=reg)
+        self.capture_dropped = Counter(
+            "capture_dropped_rows_total", "Rows not recorded (queue full or write failed).", registry=reg
+        )
+        self.capture_errors = Counter(
+            "capture_write_errors_total", "Capture files that could not be written.", registry=reg
+        )
+        self._info_labels: tuple[str, str, str, str] | None = None
+
+    def set_served(self, model: str, alias: str, version: str, run_id: str) -> None:
+        """Point `model_info` at the version now served; the old series drops to 0 and goes."""
+        labels = (model, alias, version, run_id)
+        if self._info_labels and self._info_labels != labels:
+            self.info.labels(*self._info_labels).set(0)
+            self.info.remove(*self._info_labels)
+        self.info.labels(*labels).set(1)
+        self._info_labels = labels
+
+    def exposition(self) -> tuple[bytes, str]:
+        if self.multiprocess:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,100 @@
+"""The data plane: from a parsed table to predictions, knowing nothing of HTTP or wire formats."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from service.batching import Batcher
+from service.capture import CapturedBatch, CaptureWriter
+from service.errors import ClientError, NotReadyError, too_large
+from service.loaded_model import LoadedModel
+from service.model_manager import ModelManager
+from service.table import RawTable
+
+# Above this many rows the signature check runs in a thread, so one big request cannot stall the loop.
+_CHECK_IN_THREAD_ROWS = 512
+
+
+@dataclass
+class Prediction:
+    model: LoadedModel
+    output: Any
+    classes: list[Any] | None
+    ignored_columns: list[str]
+
+
+class Predictor:
+    def __init__(
+        self,
+        manager: ModelManager,
+        batcher: Batcher,
+        capture: CaptureWriter | None,
+        max_rows: int,
+        timeout_s: float,
+        sample_rate: float = 1.0,
+    ) -> None:
+        self.manager = manager
+        self.batcher = batcher
+        self.capture = capture
+        self.max_rows = max_rows
+        self.timeout_s = timeout_s
+        self.sample_rate = sample_rate
+
+    def model(self, version: str | None = None) -> LoadedModel:
+        """The version serving now, or a specific one still in memory; NotReadyError if none."""
+        current = self.manager.current
+        if current is None:
+            raise NotReadyError(self.manager.not_ready_reason or "no model loaded")
+        if version is None or version == current.version:
+            return current
+        cached = self.manager.cached(version)
+        if cached is None:
+            raise ClientError(
+                f"version {version} of {current.name} is not loaded (serving {current.version})", 404, "NOT_FOUND"
+            )
+        return cached
+
+    async def predict(
+        self,
+        table: RawTable,
+        request_id: str,
+        method: str = "predict",
+        params: dict[str, Any] | None = None,
+        version: str | None = None,
+    ) -> Prediction:
+        if table.n_rows > self.max_rows:
+            raise too_large(f"the request has {table.n_rows} rows; at most {self.max_rows} are accepted (MAX_ROWS)")
+        model = self.model(version)
+        if table.n_rows > _CHECK_IN_THREAD_ROWS:
+            columns, ignored = await asyncio.to_thread(model.check, table)
+        else:
+            columns, ignored = model.check(table)
+        n_rows = len(next(iter(columns.values()))) if columns else table.n_rows
+        pyfunc_params = params if model.flavor != "sklearn" else None
+        try:
+            output = await asyncio.wait_for(
+                self.batcher.submit(model, columns, n_rows, method, pyfunc_params), self.timeout_s
+            )
+        except TimeoutError:
+            raise ClientError(
+                f"prediction took longer than {self.timeout_s:g}s (REQUEST_TIMEOUT_S)", 504, "DEADLINE_EXCEEDED"
+            ) from None
+        classes = model.classes if method == "predict_proba" else None
+        self._record(model, columns, n_rows, request_id, output, classes)
+        return Prediction(model, output, classes, ignored)
+
+    def _record(
+        self, model: LoadedModel, columns: Any, n_rows: int, request_id: str, output: Any, classes: list[Any] | None
+    ) -> None:
+        if self.capture is None or (self.sample_rate < 1.0 and random.random() >= self.sample_rate):  # noqa: S311
+            return
+        labels = output
+        if classes is not None:
+            labels = np.asarray(classes)[np.argmax(np.asarray(output), axis=1)]
+        self.capture.offer(CapturedBatch(model.name, model.version, columns, n_rows, request_id, time.time(), labels))

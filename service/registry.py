@@ -1,0 +1,48 @@
+"""The MLflow registry as the predictor sees it: one call, resolve a URI to a version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.loaded_model import ModelVersion
+from service.model_uri import ModelURI
+
+
+class AliasNotFound(Exception):
+    """The model, alias or version does not exist (the registry answered)."""
+
+
+class RegistryUnavailable(Exception):
+    """The registry could not be asked (network, server error, time-out)."""
+
+
+class Registry:
+    """A thin wrapper over `MlflowClient` that sorts failures into "does not exist" and "cannot ask"."""
+
+    def __init__(self, tracking_uri: str) -> None:
+        from mlflow import MlflowClient
+
+        self.client: Any = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    def resolve(self, target: ModelURI) -> ModelVersion:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            if target.alias is not None:
+                mv = self.client.get_model_version_by_alias(target.name, target.alias)
+            else:
+                mv = self.client.get_model_version(target.name, target.version)
+        except MlflowException as exc:
+            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"):
+                raise AliasNotFound(f"{target} does not exist in the registry: {_first_line(exc.message)}") from exc
+            raise RegistryUnavailable(_first_line(exc.message)) from exc
+        except Exception as exc:
+            raise RegistryUnavailable(f"{type(exc).__name__}: {_first_line(str(exc))}") from exc
+        return ModelVersion(
+            name=mv.name, version=str(mv.version), run_id=mv.run_id, source=mv.source, alias=target.alias
+        )
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line[:300]

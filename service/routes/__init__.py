@@ -1,0 +1,1 @@
+"""HTTP routes: each module translates HTTP to the data plane (`service.predictor`) and back."""

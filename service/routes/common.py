@@ -1,0 +1,52 @@
+"""What every route module needs: the app's state, the body reader, the prediction headers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from service.errors import too_large
+from service.metrics import Metrics
+from service.model_manager import ModelManager
+from service.predictor import Prediction, Predictor
+from service.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    metrics: Metrics
+    manager: ModelManager
+    predictor: Predictor
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.service
+    return state
+
+
+State = Annotated[AppState, Depends(app_state)]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes `limit` bytes (not after reading it all)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(f"the body is {declared} bytes; at most {limit} are accepted (MAX_REQUEST_BYTES)")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(f"the body is over {limit} bytes (MAX_REQUEST_BYTES)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def prediction_headers(prediction: Prediction) -> dict[str, str]:
+    headers = {"X-Model-Name": prediction.model.name, "X-Model-Version": prediction.model.version}
+    if prediction.ignored_columns:
+        headers["X-Ignored-Columns"] = ",".join(prediction.ignored_columns)[:1000]
+    return headers

@@ -1,0 +1,86 @@
+"""Health, readiness, MLflow's `/ping` `/health` `/version`, `/model` and `/metrics`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from service.routes.common import State
+
+router = APIRouter()
+
+
+@router.get("/health/live", tags=["health"])
+async def live() -> dict[str, str]:
+    """200 while the process runs; never asks MLflow."""
+    return {"status": "alive"}
+
+
+@router.get("/health/ready", tags=["health"])
+async def ready(state: State) -> Response:
+    """200 only while a model is loaded and serving; 503 with the reason otherwise."""
+    model = state.manager.current
+    if model is None:
+        return JSONResponse({"status": "not ready", "reason": state.manager.not_ready_reason}, status_code=503)
+    return JSONResponse({"status": "ready", "model": model.name, "version": model.version})
+
+
+@router.get("/ping", tags=["health"])
+@router.get("/health", tags=["health"])
+async def ping(state: State) -> Response:
+    """As `mlflow models serve`: 200 with a newline when ready (here: 503 until a model is loaded)."""
+    if state.manager.current is None:
+        return PlainTextResponse(f"{state.manager.not_ready_reason}\n", status_code=503)
+    return Response("\n", media_type="application/json")
+
+
+@router.get("/version", tags=["health"])
+async def version() -> Response:
+    """The MLflow version, as `mlflow models serve` answers."""
+    from mlflow.version import VERSION
+
+    return Response(VERSION, media_type="application/json")
+
+
+@router.get("/model", tags=["model"])
+async def model_info(state: State) -> dict[str, Any]:
+    """What is being served, and how following the alias is going."""
+    manager = state.manager
+    model = manager.current
+    target = manager.target
+    info: dict[str, Any] = {
+        "name": target.name,
+        "alias": target.alias,
+        "following": target.following and state.settings.reload_interval_s > 0,
+        "version": None,
+        "run_id": None,
+        "source": None,
+        "flavor": None,
+        "loaded_at": None,
+        "signature": None,
+        "alias_missing": manager.alias_missing,
+        "registry_reachable": manager.registry_ok,
+        "cached_versions": list(manager.cache),
+        "last_error": manager.last_error,
+    }
+    if model is not None:
+        signature = model.signature or {}
+        info.update(
+            version=model.version,
+            run_id=model.meta.run_id,
+            source=model.meta.source,
+            flavor=model.flavor,
+            loaded_at=datetime.fromtimestamp(model.loaded_at, UTC).isoformat(),
+            signature={k: json.loads(v) if isinstance(v, str) else v for k, v in signature.items()} or None,
+        )
+    return info
+
+
+@router.get("/metrics", tags=["metrics"])
+async def metrics(state: State) -> Response:
+    body, content_type = state.metrics.exposition()
+    return Response(body, media_type=content_type)

@@ -1,0 +1,85 @@
+"""The Open Inference Protocol (KServe V2) routes: inference, metadata and health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from service.errors import ClientError, NotReadyError
+from service.middleware import request_id_of
+from service.protocols import v2 as protocol
+from service.routes.common import State, prediction_headers, read_body
+from service.routes.openapi import V2_INFER_BODY
+
+router = APIRouter(prefix="/v2", tags=["v2"])
+
+
+class V2Error(ClientError):
+    """Errors on V2 routes are `{"error": message}`, as KServe and MLServer answer."""
+
+    def body(self) -> dict[str, str]:  # type: ignore[override]
+        return {"error": self.message}
+
+
+def _served(state: State, name: str) -> Any:
+    model = state.predictor.model()
+    if name != model.name:
+        raise V2Error(f"model '{name}' is not served here (serving '{model.name}')", 404, "NOT_FOUND")
+    return model
+
+
+@router.get("")
+async def server_metadata() -> dict[str, Any]:
+    return {"name": "aliasserve", "version": "0.1.0", "extensions": []}
+
+
+@router.get("/health/live")
+async def live() -> dict[str, bool]:
+    return {"live": True}
+
+
+@router.get("/health/ready")
+async def ready(state: State) -> Response:
+    is_ready = state.manager.current is not None
+    return JSONResponse({"ready": is_ready}, status_code=200 if is_ready else 503)
+
+
+@router.get("/models/{name}")
+async def model_metadata(name: str, state: State) -> dict[str, Any]:
+    return protocol.metadata(_served(state, name))
+
+
+@router.get("/models/{name}/ready")
+async def model_ready(name: str, state: State) -> dict[str, Any]:
+    model = _served(state, name)
+    return {"name": model.name, "ready": True}
+
+
+@router.post("/models/{name}/infer", openapi_extra=V2_INFER_BODY)
+async def infer(name: str, request: Request, state: State) -> Response:
+    return await _infer(name, None, request, state)
+
+
+@router.post("/models/{name}/versions/{version}/infer", openapi_extra=V2_INFER_BODY)
+async def infer_version(name: str, version: str, request: Request, state: State) -> Response:
+    return await _infer(name, version, request, state)
+
+
+async def _infer(name: str, version: str | None, request: Request, state: State) -> Response:
+    try:
+        _served(state, name)
+        body = await read_body(request, state.settings.max_request_bytes)
+        table, client_id, method = protocol.parse(body)
+        prediction = await state.predictor.predict(table, request_id_of(request.scope), method, version=version)
+    except NotReadyError:
+        raise
+    except V2Error:
+        raise
+    except ClientError as exc:
+        raise V2Error(exc.message, exc.status, exc.error_code) from None
+    content = protocol.response(
+        prediction.model.name, prediction.model.version, client_id, prediction.output, prediction.classes
+    )
+    return Response(content, media_type="application/json", headers=prediction_headers(prediction))

@@ -1,0 +1,111 @@
+"""Every setting of the predictor, read once from the environment (or `python -m service` flags)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.model_uri import ModelURI, parse_model_uri
+
+
+class Settings(BaseSettings):
+    """Environment variables are the field names in upper case (`MODEL_URI`, `RELOAD_INTERVAL_S`, ...)."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    model_uri: str = Field(min_length=1)
+    """`models:/<name>@<alias>` follows the alias; `models:/<name>/<version>` pins a version."""
+
+    mlflow_tracking_uri: str = "sqlite:///mlflow.db"
+    """MLflow's own variable; any tracking server URI works."""
+
+    reload_interval_s: float = Field(default=5.0, ge=0)
+    """How often the alias is resolved (jittered by up to 20%); 0 disables polling."""
+
+    webhook_secret: SecretStr | None = None
+    """Enables `POST /webhooks/mlflow`, verified with this HMAC secret. Unset: the route answers 404."""
+
+    admin_token: SecretStr | None = None
+    """Enables `POST /admin/reload` with `Authorization: Bearer <token>`. Unset: 404."""
+
+    capture_uri: str = "./capture"
+    """Where inference inputs are recorded for drift monitoring (a folder); empty disables capture."""
+
+    capture_sample_rate: float = Field(default=1.0, ge=0, le=1)
+    """Share of requests whose rows are recorded."""
+
+    capture_queue_rows: int = Field(default=100_000, ge=1)
+    """Rows held in memory awaiting a write; beyond this, rows are dropped and counted."""
+
+    capture_flush_rows: int = Field(default=10_000, ge=1)
+    """A capture file is written once this many rows are waiting ..."""
+
+    capture_flush_interval_s: float = Field(default=60.0, gt=0)
+    """... or this many seconds after the oldest waiting row arrived."""
+
+    max_batch_size: int = Field(default=32, ge=1)
+    """Most requests merged into one model call by adaptive batching; 1 disables batching."""
+
+    max_batch_wait_ms: float = Field(default=2.0, ge=0)
+    """Longest a request waits for batch-mates before the model is called."""
+
+    max_request_bytes: int = Field(default=10_485_760, ge=1)
+    """Larger request bodies get 413, checked while the body is read."""
+
+    max_rows: int = Field(default=10_000, ge=1)
+    """Requests with more rows get 413."""
+
+    request_timeout_s: float = Field(default=60.0, gt=0)
+    """A prediction that takes longer answers 504 (as `mlflow models serve`)."""
+
+    model_cache_size: int = Field(default=2, ge=1)
+    """Loaded versions kept in memory, so a rollback to a recent version swaps without downloading."""
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1)
+    """Several workers share metrics through prometheus-client's multiprocess mode."""
+
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    log_format: Literal["json", "text"] = "json"
+
+    docs_enabled: bool = True
+    """Serve `/docs`, `/redoc` and `/openapi.json`; turn off to hide the API description."""
+
+    shutdown_grace_s: float = Field(default=25.0, ge=0)
+    """On SIGTERM, how long in-flight requests get to finish before the process exits."""
+
+    prometheus_multiproc_dir: str | None = None
+    """prometheus-client's multiprocess folder; prepared automatically when `WORKERS > 1`."""
+
+    @field_validator("model_uri")
+    @classmethod
+    def _parseable(cls, value: str) -> str:
+        parse_model_uri(value)
+        return value
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @property
+    def model(self) -> ModelURI:
+        return parse_model_uri(self.model_uri)
+
+
+def apply_mlflow_environment(settings: Settings) -> None:
+    """Hand MLflow its settings through its own variables, the one place this module writes the environment.
+
+    Registry calls must fail fast (the follower retries with its own back-off), and registry models are
+    trusted code by design: loading any scikit-learn model needs MLflow's deserialization opt-in.
+    """
+    import os
+
+    os.environ["MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

@@ -1,0 +1,155 @@
+"""`train_and_register`: fit, log the SPEC's records, register a version, gate it, and maybe promote it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+
+from training import records, registry
+from training.data import require_target
+from training.errors import TrainingInputError
+from training.estimator import choose_estimator, describe
+from training.gate import DEFAULT_TOLERANCE, Decision, GateResult, choose_metric, decide, log_gate, passes, score
+from training.tracking import experiment_name_for, start_training_run
+
+logger = logging.getLogger(__name__)
+
+HOLDOUT_SHARE = 0.2
+SPLIT_SEED = 0
+DRIFT_RUN_TAG = "aliasserve.drift_run_id"
+ROLE_TAG = "aliasserve.role"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What one training run produced: the run, the registered version, and the gate's verdict."""
+
+    model_name: str
+    run_id: str
+    version: str
+    alias: str | None
+    promoted: bool
+    gate: GateResult
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model_name": self.model_name,
+            "run_id": self.run_id,
+            "version": self.version,
+            "alias": self.alias,
+            "promoted": self.promoted,
+            "gate": self.gate.as_dict(),
+        }
+
+
+def split_frame(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The seeded (training part, held-out part) split; the held-out part scores the gate."""
+    require_target(frame, target)
+    if len(frame.columns) < 2:
+        raise TrainingInputError("the data has no feature columns besides the target")
+    if len(frame) < 10:
+        raise TrainingInputError(f"too few rows to train and hold out a test part: {len(frame)}")
+    fit_part, holdout = train_test_split(frame, test_size=HOLDOUT_SHARE, random_state=SPLIT_SEED)
+    return fit_part, holdout
+
+
+def _production_score(
+    name: str, production: str, features: pd.DataFrame, labels: pd.Series, metric: str
+) -> float | None:
+    """Production's score on the held-out rows; None when it cannot score them (e.g. a changed schema)."""
+    try:
+        production_model = mlflow.pyfunc.load_model(f"models:/{name}/{production}")
+        return score(production_model.predict, features, labels, metric)
+    except Exception as exc:  # a Production that cannot score this data is no bar to clear
+        logger.warning("gate: Production version %s cannot score the held-out rows (%s)", production, exc)
+        return None
+
+
+def _gate(
+    fitted: Any,
+    holdout: pd.DataFrame,
+    target: str,
+    *,
+    production: str | None,
+    name: str,
+    metric: str,
+    tolerance: float,
+) -> tuple[float, float | None, bool]:
+    """(challenger score, production score, passed) on the same held-out rows."""
+    features, labels = holdout.drop(columns=[target]), holdout[target]
+    challenger_score = score(fitted.predict, features, labels, metric)
+    production_score = None if production is None else _production_score(name, production, features, labels, metric)
+    if production_score is None:
+        return challenger_score, None, True
+    return challenger_score, production_score, passes(metric, challenger_score, production_score, tolerance)
+
+
+def train_and_register(
+    model_name: str,
+    frame: pd.DataFrame,
+    target: str,
+    *,
+    estimator: BaseEstimator | None = None,
+    alias: str | None = registry.CHALLENGER,
+    promote: bool = False,
+    tracking_uri: str | None = None,
+    drift_run_id: str | None = None,
+    metric: str | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    experiment: str | None = None,
+    holdout: pd.DataFrame | None = None,
+    source: str | None = None,
+) -> TrainResult:
+    """Fit on `frame`, log and register a version of `model_name`, alias it, gate it, promote if asked.
+
+    `alias="Production"` sets Production directly (through `registry.promote`, so `Previous` is kept);
+    the gate is still scored and logged, with the decision `forced`. `holdout` replaces the seeded
+    held-out split as the gate's data; `source` names where `frame` came from in the logged dataset.
+    """
+    if tracking_uri is not None:
+        mlflow.set_tracking_uri(tracking_uri)
+    uri = mlflow.get_tracking_uri()
+    client = MlflowClient(uri)
+    fit_part, split_holdout = split_frame(frame, target)
+    holdout = split_holdout if holdout is None else holdout
+    require_target(holdout, target)
+    features = fit_part.drop(columns=[target])
+    production = registry.version_by_alias(client, model_name, registry.PRODUCTION)
+    production_uri = None if production is None else f"models:/{model_name}/{production}"
+    chosen = choose_estimator(estimator, features, production_uri)
+    metric = choose_metric(chosen, metric)
+    kind, final_kind = describe(chosen)
+
+    with start_training_run(client, uri, experiment or experiment_name_for(model_name)) as run:
+        mlflow.set_tags({ROLE_TAG: "training", **({DRIFT_RUN_TAG: drift_run_id} if drift_run_id else {})})
+        params = {"target": target, "model_name": model_name, "estimator": kind, "final_estimator": final_kind}
+        mlflow.log_params(params)
+        records.log_dataset(frame, target, source, name=model_name)
+        logger.info("fitting %s on %d rows, %d held out", kind, len(fit_part), len(holdout))
+        fitted = chosen.fit(features, fit_part[target])
+        logger.info("logging the model and reference/reference.parquet")
+        records.log_reference(frame.drop(columns=[target]))
+        info = records.log_model(fitted, features, model_name)
+        version = str(info.registered_model_version)
+        logger.info("registered %s version %s", model_name, version)
+        if alias and alias != registry.PRODUCTION:
+            client.set_registered_model_alias(model_name, alias, version)
+        challenger_score, production_score, passed = _gate(
+            fitted, holdout, target, production=production, name=model_name, metric=metric, tolerance=tolerance
+        )
+        forced = alias == registry.PRODUCTION
+        decision = decide(passed=passed, has_production=production is not None, promote=promote, forced=forced)
+        promoted = forced or decision == Decision.PROMOTED or (decision == Decision.NO_PRODUCTION and promote)
+        gate = GateResult(decision, metric, tolerance, challenger_score, production_score, production, passed)
+        logger.info("gate: %s %s=%.4f production=%s", decision.value, metric, challenger_score, production_score)
+        log_gate(gate)
+        if promoted:
+            registry.promote(client, model_name, version)
+        return TrainResult(model_name, run.info.run_id, version, alias, promoted, gate)
