@@ -112,7 +112,9 @@ def _rows_in_window(parquet: pq.ParquetFile, window: Window) -> NDArray[np.int64
     return None if inside.all() else np.flatnonzero(inside).astype(np.int64)
 
 
-def _scan(filesystem: pa_fs.FileSystem, path: str, window: Window, required: Sequence[str], read: CaptureRead) -> _FileRows | None:
+def _scan(
+    filesystem: pa_fs.FileSystem, path: str, window: Window, required: Sequence[str], read: CaptureRead
+) -> _FileRows | None:
     """Rows of one file inside the window; None (and counted) when the file is corrupt or mismatched."""
     try:
         with filesystem.open_input_file(path) as handle:
@@ -138,14 +140,15 @@ def _count_corrupt(read: CaptureRead, path: str, exc: BaseException) -> None:
     logger.warning("skipping unreadable capture file %s: %s", path, str(exc).splitlines()[0] if str(exc) else exc)
 
 
-def _read_rows(filesystem: pa_fs.FileSystem, found: _FileRows, picks: NDArray[np.int64] | None, columns: Sequence[str]) -> pa.Table:
+def _read_rows(
+    filesystem: pa_fs.FileSystem, found: _FileRows, picks: NDArray[np.int64] | None, columns: Sequence[str]
+) -> pa.Table:
     with filesystem.open_input_file(found.path) as handle:
         parquet = pq.ParquetFile(handle)
         present = [c for c in columns if c in parquet.schema_arrow.names]
         table = parquet.read(columns=present)
-    if picks is None:
-        rows = found.in_window
-    else:
+    rows = found.in_window
+    if picks is not None:
         rows = picks if found.in_window is None else found.in_window[picks]
     return table if rows is None else table.take(pa.array(rows))
 
@@ -186,7 +189,11 @@ def read_window(
         read.frame = pa.concat_tables(tables, promote_options="permissive").to_pandas()
     logger.info(
         "capture: %d files in %d hour partitions, %d rows in window, %d read, %d corrupt, %d mismatched",
-        len(paths), len(window.hours()), read.window_rows, len(read.frame), len(read.corrupt_files),
+        len(paths),
+        len(window.hours()),
+        read.window_rows,
+        len(read.frame),
+        len(read.corrupt_files),
         len(read.mismatched_files),
     )
     return read

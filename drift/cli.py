@@ -23,6 +23,7 @@ from drift.settings import (
     absolute_local,
     absolute_tracking_uri,
     environment_defaults,
+    format_duration,
     now_utc,
     parse_duration,
     retrain_request,
@@ -103,17 +104,32 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--window", type=_duration, default="24h", help="how far back to read captures (30m, 24h, 7d)")
     run.add_argument("--window-end", type=_instant, help="end of the window, ISO time (default: now)")
     run.add_argument("--alpha", type=_number(0, 1, open_low=True), default=0.05, help="significance level")
-    run.add_argument("--correction", choices=CORRECTIONS, default="bonferroni",
-                     help="multiple-testing correction across all tests of the run")
-    run.add_argument("--ks-min-statistic", type=_number(0, 1, open_low=False), default=0.03,
-                     help="numeric features drift only with a KS statistic at least this large (0.03)")
-    run.add_argument("--min-distance", type=_number(0, 1, open_low=False), default=0.03,
-                     help="categorical features and missing shares drift only when shares move this much (0.03)")
+    run.add_argument(
+        "--correction",
+        choices=CORRECTIONS,
+        default="bonferroni",
+        help="multiple-testing correction across all tests of the run",
+    )
+    run.add_argument(
+        "--ks-min-statistic",
+        type=_number(0, 1, open_low=False),
+        default=0.03,
+        help="numeric features drift only with a KS statistic at least this large (0.03)",
+    )
+    run.add_argument(
+        "--min-distance",
+        type=_number(0, 1, open_low=False),
+        default=0.03,
+        help="categorical features and missing shares drift only when shares move this much (0.03)",
+    )
     run.add_argument("--min-rows", type=_count, default=500, help="fewer captured rows: no verdict (null)")
     run.add_argument("--max-rows", type=_count, default=100_000, help="seeded sample size cap per side")
     run.add_argument("--categorical", type=_columns, default=(), help="columns to test as categories: a,b")
-    run.add_argument("--include-prediction", action="store_true",
-                     help="let prediction drift count toward drift_detected (reported either way)")
+    run.add_argument(
+        "--include-prediction",
+        action="store_true",
+        help="let prediction drift count toward drift_detected (reported either way)",
+    )
     run.add_argument("--pushgateway", help="Prometheus Pushgateway address (host:port or URL)")
     run.add_argument("--seed", type=int, default=0, help="seed of the row sampling")
     retrain = run.add_argument_group("retraining")
@@ -132,20 +148,19 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
     retrain = None
     if args.retrain:
         try:
-            retrain = retrain_request(args.retrain_data, args.target, args.promote, args.cooldown,
-                                      args.retrain_project_uri)
+            retrain = retrain_request(
+                args.retrain_data, args.target, args.promote, args.cooldown, args.retrain_project_uri
+            )
         except ValueError as exc:
             raise UsageError(f"python -m drift run: {exc}") from exc
     if args.pushgateway is not None and not args.pushgateway.strip():
         raise UsageError("python -m drift run: --pushgateway is empty")
-    window_text = next((a for a in sys.argv if a.startswith("--window=")), None)
-    del window_text
     return DriftSettings(
         model_uri=args.model_uri,
         capture_uri=absolute_local(args.capture_uri or capture),
         tracking_uri=absolute_tracking_uri(tracking),
         window=args.window,
-        window_text=_duration_text(args.window),
+        window_text=format_duration(args.window),
         window_end=args.window_end or now_utc(),
         thresholds=Thresholds(args.alpha, args.correction, args.ks_min_statistic, args.min_distance),
         min_rows=args.min_rows,
@@ -156,3 +171,59 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
         retrain=retrain,
         seed=args.seed,
     )
+
+
+def parse_command_line(argv: Sequence[str], environ: Mapping[str, str]) -> DriftSettings:
+    """Settings from a full command line (`["run", "--model-uri", ...]`); raises UsageError."""
+    return settings_from_args(build_parser().parse_args(list(argv)), environ)
+
+
+def configure_logging() -> None:
+    """Progress (ours, MLflow's, urllib3's retries, warnings) on stdout; stderr keeps only the failure line."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    logging.getLogger("drift").setLevel(logging.INFO)
+    for name in ("mlflow", "alembic", "sqlalchemy.engine"):
+        owned = logging.getLogger(name)
+        owned.handlers = [handler]
+        owned.setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+
+
+def _fail(message: str, code: int) -> int:
+    """Print the one line a failed run leaves on stderr; returns the exit code."""
+    line = " ".join(message.split())
+    print(line if line.startswith("python -m drift") else f"drift: {line}", file=sys.stderr)
+    return code
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    configure_logging()
+    try:
+        settings = parse_command_line(
+            sys.argv[1:] if argv is None else argv, os.environ if environ is None else environ
+        )
+    except UsageError as exc:
+        return _fail(str(exc), 2)
+    # Imported only now, so --help and usage errors answer without the seconds MLflow takes to import.
+    from mlflow.exceptions import MlflowException
+
+    from drift.job import run_drift_check
+    from drift.reference import one_line
+    from drift.result import result_json
+
+    try:
+        result = run_drift_check(settings)
+    except DriftError as exc:
+        return _fail(str(exc), 1)
+    except MlflowException as exc:
+        return _fail(f"MLflow error: {one_line(exc)}", 1)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    print(json.dumps(result_json(result), allow_nan=False), flush=True)
+    if result.retrain.get("status") == "failed":
+        return _fail(f"retraining failed: {result.retrain.get('error')}", 3)
+    return 0

@@ -47,12 +47,11 @@ def check_capture_types(kinds: Mapping[str, Kind], current: pd.DataFrame) -> Non
     wrong = [
         f"{name} ({current[name].dtype})"
         for name, kind in kinds.items()
-        if kind == "numeric"
-        and not types.is_numeric_dtype(current[name].dtype)
-        and current[name].notna().any()
+        if kind == "numeric" and not types.is_numeric_dtype(current[name].dtype) and current[name].notna().any()
     ]
     if wrong:
-        raise DriftError(f"capture columns do not match the reference: numeric in the reference, not here: {', '.join(wrong)}")
+        listed = ", ".join(wrong)
+        raise DriftError(f"capture columns do not match the reference: numeric there, not in the capture: {listed}")
 
 
 def subsample(frame: pd.DataFrame, max_rows: int, seed: int = 0) -> pd.DataFrame:

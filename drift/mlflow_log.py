@@ -7,13 +7,13 @@ once the reports, which include the retraining outcome, are logged.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunStatus, RunTag
-from mlflow.utils.time import get_current_time_millis
 
 from drift.result import DriftResult
 from drift.verdict import FeatureVerdict
@@ -55,7 +55,7 @@ def _feature_metrics(key: str, verdict: FeatureVerdict, now: int) -> list[Metric
 
 
 def _metrics(result: DriftResult) -> list[Metric]:
-    now = get_current_time_millis()
+    now = int(time.time() * 1000)
     metrics = [
         Metric("reference_rows", float(result.reference_rows), now, 0),
         Metric("current_rows", float(result.current_rows), now, 0),
@@ -108,7 +108,8 @@ def start_drift_run(client: MlflowClient, tracking_uri: str, result: DriftResult
         "drifted_features": ",".join(result.drifted_features)[:5000],
     }
     run = client.create_run(
-        experiment_id, run_name=f"drift {result.model} v{result.model_version} {result.window.end:%Y-%m-%dT%H:%M}Z",
+        experiment_id,
+        run_name=f"drift {result.model} v{result.model_version} {result.window.end:%Y-%m-%dT%H:%M}Z",
         tags=tags,
     )
     run_id: str = run.info.run_id

@@ -32,12 +32,20 @@ def _numeric(ax: Axes, reference: pd.Series, current: pd.Series) -> None:
     low, high = np.quantile(both, [0.005, 0.995])
     if low == high:
         low, high = low - 0.5, high + 0.5
-    bins = np.linspace(low, high, BINS + 1)
+    bins = np.linspace(low, high, BINS + 1).tolist()
     for values, color, label in ((ref, REFERENCE_COLOR, "reference"), (cur, CURRENT_COLOR, "current")):
         if values.size:
-            ax.hist(np.clip(values, low, high), bins=bins, density=True, histtype="stepfilled",
-                    alpha=0.45, color=color, label=f"{label} (n={values.size:,})")
-    ax.set_ylabel("density")
+            ax.hist(
+                np.clip(values, low, high),
+                bins=bins,
+                density=True,
+                histtype="stepfilled",
+                alpha=0.45,
+                color=color,
+                label=f"{label} (n={values.size:,})",
+            )
+    ax.set_yticks([])
+    ax.locator_params(axis="x", nbins=5)
 
 
 def _categorical(ax: Axes, reference: pd.Series, current: pd.Series) -> None:
@@ -55,7 +63,8 @@ def _categorical(ax: Axes, reference: pd.Series, current: pd.Series) -> None:
 
 def distribution_png(name: str, kind: Kind, reference: pd.Series, current: pd.Series, subtitle: str) -> bytes:
     """One feature's reference and current distributions: overlaid histograms or side-by-side bars."""
-    figure = Figure(figsize=(5.2, 2.9), dpi=80, layout="constrained")
+    figure = Figure(figsize=(5.2, 2.9), dpi=80)
+    figure.subplots_adjust(left=0.12, right=0.98, top=0.82, bottom=0.2)
     ax = figure.subplots()
     if kind == "numeric":
         _numeric(ax, reference, current)

@@ -66,10 +66,12 @@ def prediction_sides(reference: Reference, current: pd.DataFrame) -> PredictionS
         captured = current[current[MODEL_VERSION].astype(str) == reference.version]
     if captured.empty:
         return f"no captured rows were answered by version {reference.version}"
+    if captured[PREDICTION].isna().all():
+        return "the captured predictions are empty (a model with several outputs per row)"
     try:
         model = mlflow.pyfunc.load_model(reference.version_uri)
         predicted = _as_series(model.predict(reference.frame))
-    except Exception as exc:  # noqa: BLE001 - any failure of a user's model only skips this section
+    except Exception as exc:  # a failing user model only skips this section
         logger.warning("prediction drift skipped: cannot predict with %s: %s", reference.version_uri, one_line(exc))
         return f"cannot predict with {reference.version_uri}: {one_line(exc)}"
     kind = prediction_kind(predicted)

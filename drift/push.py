@@ -49,8 +49,9 @@ def build_registry(result: DriftResult, now: float | None = None) -> CollectorRe
         Gauge("drift_detected", "1 when any counted feature drifted", both, registry=registry).labels(
             model, version
         ).set(float(bool(result.drift_detected)))
-        Gauge("drift_share_of_drifted_features", "Share of counted features that drifted", both,
-              registry=registry).labels(model, version).set(result.share_drifted or 0.0)
+        Gauge(
+            "drift_share_of_drifted_features", "Share of counted features that drifted", both, registry=registry
+        ).labels(model, version).set(result.share_drifted or 0.0)
     Gauge("drift_reference_rows", "Reference rows compared", both, registry=registry).labels(model, version).set(
         result.reference_rows
     )
@@ -68,6 +69,7 @@ def build_registry(result: DriftResult, now: float | None = None) -> CollectorRe
 
 def push(result: DriftResult, gateway: str, timeout: float = 10.0) -> None:
     """Replace this model's group on the gateway with the metrics of `result`."""
-    push_to_gateway(gateway, job=JOB, registry=build_registry(result), grouping_key={"model": result.model},
-                    timeout=timeout)
+    push_to_gateway(
+        gateway, job=JOB, registry=build_registry(result), grouping_key={"model": result.model}, timeout=timeout
+    )
     logger.info("pushed drift metrics for %s to %s", result.model, gateway)

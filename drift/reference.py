@@ -49,7 +49,8 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
 
 
 def _is_missing(exc: MlflowException) -> bool:
-    return exc.error_code in _MISSING
+    """MLflow answers a missing alias with INVALID_PARAMETER_VALUE "... not found", a missing model with 404."""
+    return exc.error_code in _MISSING or "not found" in exc.message.lower()
 
 
 def resolve_version(client: MlflowClient, uri: ModelURI) -> ModelVersion:
@@ -97,6 +98,10 @@ def load_reference(client: MlflowClient, uri: ModelURI) -> Reference:
         raise DriftError(f"the reference of {uri} (run {version.run_id}) has no rows or no feature columns")
     logger.info(
         "reference: %s version %s, run %s, %d rows x %d features",
-        uri.name, version.version, version.run_id, len(frame), len(frame.columns),
+        uri.name,
+        version.version,
+        version.run_id,
+        len(frame),
+        len(frame.columns),
     )
     return Reference(uri.name, str(version.version), version.run_id, target, frame)

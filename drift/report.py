@@ -38,8 +38,13 @@ def _row(verdict: FeatureVerdict) -> str:
     c = verdict.comparison
     missing = c.missing
     cells = [
-        escape(c.name), c.kind, c.distribution.test, _number(c.distribution.statistic),
-        _number(c.distribution.p_value), _number(verdict.p_value_corrected), _number(c.distribution.distance),
+        escape(c.name),
+        c.kind,
+        c.distribution.test,
+        _number(c.distribution.statistic),
+        _number(c.distribution.p_value),
+        _number(verdict.p_value_corrected),
+        _number(c.distribution.distance),
         f"{c.reference_missing_share:.2%} → {c.current_missing_share:.2%}",
         _number(verdict.missing_p_value_corrected) if missing is not None else "-",
         "yes" if verdict.drifted else "no",
@@ -48,21 +53,36 @@ def _row(verdict: FeatureVerdict) -> str:
 
 
 def _table(verdicts: list[FeatureVerdict]) -> str:
-    head = ["feature", "kind", "test", "statistic", "p", "p corrected", "distance", "missing share",
-            "missing p corrected", "drifted"]
+    head = [
+        "feature",
+        "kind",
+        "test",
+        "statistic",
+        "p",
+        "p corrected",
+        "distance",
+        "missing share",
+        "missing p corrected",
+        "drifted",
+    ]
     rows = "".join(_row(v) for v in sorted(verdicts, key=lambda v: (not v.drifted, v.name)))
     return "<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + f"</tr>{rows}</table>"
 
 
 def _plot(verdict: FeatureVerdict, reference: pd.Series, current: pd.Series) -> str:
     c = verdict.comparison
-    subtitle = f"{c.distribution.test} {_number(c.distribution.statistic, 3)}, p corr. {_number(verdict.p_value_corrected, 3)}"
+    statistic, corrected = _number(c.distribution.statistic, 3), _number(verdict.p_value_corrected, 3)
+    subtitle = f"{c.distribution.test} {statistic}, p corr. {corrected}"
     png = distribution_png(c.name, c.kind, reference, current, subtitle + (" DRIFT" if verdict.drifted else ""))
     return f'<img alt="{escape(c.name)}" src="{data_uri(png)}">'
 
 
-def render_html(result: DriftResult, reference: pd.DataFrame, current: pd.DataFrame,
-                predictions: tuple[pd.Series, pd.Series] | None = None) -> str:
+def render_html(
+    result: DriftResult,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    predictions: tuple[pd.Series, pd.Series] | None = None,
+) -> str:
     """The whole report page as one string."""
     verdict = {True: "drift detected", False: "no drift", None: "insufficient data"}[result.drift_detected]
     window = result.window
@@ -85,7 +105,7 @@ def render_html(result: DriftResult, reference: pd.DataFrame, current: pd.DataFr
         parts += [_plot(v, reference[v.name], current[v.name]) for v in ordered]
         parts.append("</div>")
     parts.append("<h2>Prediction</h2>")
-    counted = "counts toward the verdict" if result.include_prediction else "reported only (--include-prediction to count it)"
+    counted = "counted in the verdict" if result.include_prediction else "reported only (see --include-prediction)"
     if result.prediction is not None and predictions is not None:
         parts += [f"<p>{counted}</p>", _table([result.prediction]), _plot(result.prediction, *predictions)]
     else:
@@ -94,8 +114,13 @@ def render_html(result: DriftResult, reference: pd.DataFrame, current: pd.DataFr
     return "\n".join(parts)
 
 
-def write_reports(result: DriftResult, folder: Path, reference: pd.DataFrame, current: pd.DataFrame,
-                  predictions: tuple[pd.Series, pd.Series] | None = None) -> tuple[Path, Path]:
+def write_reports(
+    result: DriftResult,
+    folder: Path,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    predictions: tuple[pd.Series, pd.Series] | None = None,
+) -> tuple[Path, Path]:
     """Write both report files into `folder`; returns their paths (JSON, HTML)."""
     json_path, html_path = folder / JSON_NAME, folder / HTML_NAME
     json_path.write_text(json.dumps(result_json(result), indent=2, allow_nan=False) + "\n")

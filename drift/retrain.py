@@ -11,7 +11,6 @@ synchronously, so the outcome (run, new version, promoted or not) goes into the 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +19,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import ExecutionException, MlflowException
 
 from drift.reference import one_line
+from drift.settings import RetrainRequest
 from training.registry import PRODUCTION, version_by_alias
 from training.tracking import experiment_name_for
 
@@ -29,17 +29,6 @@ LAST_RETRAIN_AT = "aliasserve.last_retrain_at"
 LAST_RETRAIN_DRIFT_RUN = "aliasserve.last_retrain_drift_run"
 DRIFT_DETECTED_TAG = "aliasserve.drift_detected"
 ENTRY_POINT = "train"
-
-
-@dataclass(frozen=True)
-class RetrainRequest:
-    """What `--retrain` asked for."""
-
-    data: str
-    target: str
-    promote: bool
-    cooldown: timedelta
-    project_uri: str
 
 
 def cooldown_until(client: MlflowClient, model: str, cooldown: timedelta) -> datetime | None:
@@ -83,7 +72,7 @@ def retrain(
     }
     logger.info("retrain: starting %s entry point %r of %s", model, ENTRY_POINT, request.project_uri)
     try:
-        submitted = mlflow.projects.run(
+        submitted = mlflow.projects.run(  # type: ignore[no-untyped-call]
             uri=request.project_uri,
             entry_point=ENTRY_POINT,
             parameters=parameters,
@@ -95,6 +84,7 @@ def retrain(
         logger.error("retrain: training failed: %s", one_line(exc))
         return {"triggered": True, "status": "failed", "error": one_line(exc)}
     outcome = _outcome(client, model, submitted.run_id)
-    logger.info("retrain: run %s registered version %s, promoted %s", submitted.run_id, outcome["version"],
-                outcome["promoted"])
+    logger.info(
+        "retrain: run %s registered version %s, promoted %s", submitted.run_id, outcome["version"], outcome["promoted"]
+    )
     return {"triggered": True, "status": "finished", "run_id": submitted.run_id, **outcome}

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from drift.retrain import RetrainRequest
 from drift.verdict import Thresholds
 from service.model_uri import ModelURI
 
@@ -22,6 +21,17 @@ DEFAULT_CAPTURE_URI = "./capture"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+@dataclass(frozen=True)
+class RetrainRequest:
+    """What `--retrain` asked for."""
+
+    data: str
+    target: str
+    promote: bool
+    cooldown: timedelta
+    project_uri: str
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,15 @@ def parse_duration(text: str) -> timedelta:
     if not match or float(match[1]) <= 0:
         raise ValueError(f"{text!r} is not a duration: use a positive number and a unit, like 30m, 24h or 7d")
     return timedelta(**{_UNITS[match[2]]: float(match[1])})
+
+
+def format_duration(length: timedelta) -> str:
+    """The shortest `<n><unit>` spelling of a duration (`1d`, `90m`, `45s`)."""
+    seconds = length.total_seconds()
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
 
 
 def absolute_local(uri: str) -> str:

@@ -157,4 +157,4 @@ def compare(name: str, kind: Kind, reference: pd.Series, current: pd.Series) -> 
 
 def numeric_values(values: pd.Series) -> NDArray[np.float64]:
     """float64 values with NaN for missing ones (nullable integers and pandas NA included)."""
-    return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.asarray(values.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)

@@ -76,7 +76,8 @@ def fail(message: str, code: int = 2) -> int:
     return code
 
 
-def start_servers(args: argparse.Namespace, prometheus: Path, pushgateway: Path) -> list[Server]:
+def start_servers(args: argparse.Namespace, prometheus: Path, pushgateway: Path) -> tuple[Server, Server]:
+    """The Pushgateway and Prometheus, started (not yet ready), with the rendered configuration."""
     data_dir: Path = args.data_dir.resolve()
     (data_dir / "prometheus").mkdir(parents=True, exist_ok=True)
     config = data_dir / "prometheus.yml"
@@ -98,22 +99,18 @@ def start_servers(args: argparse.Namespace, prometheus: Path, pushgateway: Path)
         data_dir / "pushgateway.log",
         f"http://127.0.0.1:{args.pushgateway_port}",
     )
-    servers = [gateway]
-    servers.append(
-        Server(
-            "prometheus",
-            [
-                str(prometheus),
-                f"--config.file={config}",
-                f"--storage.tsdb.path={data_dir / 'prometheus'}",
-                f"--web.listen-address=127.0.0.1:{args.prometheus_port}",
-                "--web.enable-lifecycle",
-            ],
-            data_dir / "prometheus.log",
-            f"http://127.0.0.1:{args.prometheus_port}",
-        )
+    return gateway, Server(
+        "prometheus",
+        [
+            str(prometheus),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={data_dir / 'prometheus'}",
+            f"--web.listen-address=127.0.0.1:{args.prometheus_port}",
+            "--web.enable-lifecycle",
+        ],
+        data_dir / "prometheus.log",
+        f"http://127.0.0.1:{args.prometheus_port}",
     )
-    return servers
 
 
 def wait_ready(servers: list[Server]) -> Server | None:
@@ -147,15 +144,15 @@ def main(argv: list[str] | None = None) -> int:
             return fail(f"port {port} on 127.0.0.1 is in use (another Prometheus?); pass {flag} PORT")
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _interrupt)
-    servers = start_servers(args, prometheus, pushgateway)
+    gateway, prom = start_servers(args, prometheus, pushgateway)
+    servers = [gateway, prom]
     try:
         broken = wait_ready(servers)
         if broken is not None:
             return fail(f"{broken.name} did not start; its log ends with:\n{broken.log_tail()}", 1)
-        prom, gateway = servers[1].url, servers[0].url
-        print(f"Prometheus   {prom}  (alerts: {prom}/alerts, targets: {prom}/targets)")
-        print(f"Pushgateway  {gateway}  (drift: python -m drift run ... --pushgateway {gateway})")
-        print("Grafana      import monitoring/grafana/aliasserve.json with a Prometheus datasource at " + prom)
+        print(f"Prometheus   {prom.url}  (alerts: {prom.url}/alerts, targets: {prom.url}/targets)")
+        print(f"Pushgateway  {gateway.url}  (drift: python -m drift run ... --pushgateway {gateway.url})")
+        print(f"Grafana      import monitoring/grafana/aliasserve.json, Prometheus datasource at {prom.url}")
         print(f"Data and logs in {args.data_dir}/. Ctrl-C stops both.", flush=True)
         while all(server.proc.poll() is None for server in servers):
             time.sleep(0.5)
@@ -165,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\nstopping Prometheus and Pushgateway", flush=True)
         return 0
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
         for server in reversed(servers):
             server.stop()
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -71,7 +71,7 @@ def _serve(settings: object) -> None:
 
     assert isinstance(settings, Settings)
     configure(settings.log_level, settings.log_format)
-    if settings.workers > 1:
+    if settings.workers > 1 or settings.prometheus_multiproc_dir:
         _prepare_multiprocess_dir(settings.prometheus_multiproc_dir)
     uvicorn.run(
         "service.app:create_app_from_env",
@@ -93,10 +93,14 @@ def _serve(settings: object) -> None:
 
 
 def _prepare_multiprocess_dir(configured: str | None) -> None:
-    """prometheus-client's multiprocess folder must exist and be empty before any worker starts."""
+    """prometheus-client's multiprocess folder must exist and be empty before any worker starts.
+
+    Only its `*.db` files are removed: the folder may be a mounted volume that cannot itself be deleted.
+    """
     folder = configured or tempfile.mkdtemp(prefix="aliasserve-metrics-")
-    shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder, exist_ok=True)
+    for stale in Path(folder).glob("*.db"):
+        stale.unlink(missing_ok=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
 
 

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 300.0
+REGISTRY_BACKOFF_MAX_S = 60.0
+NOT_READY_RETRY_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,9 @@ class Backoff:
         self.failures: dict[str, int] = {}
         self.not_before: dict[str, float] = {}
 
-    def failed(self, key: str) -> float:
+    def failed(self, key: str, cap: float = BACKOFF_MAX_S) -> float:
         count = self.failures[key] = self.failures.get(key, 0) + 1
-        delay = min(BACKOFF_MAX_S, BACKOFF_START_S * 2 ** (count - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
+        delay = min(cap, BACKOFF_START_S * 2 ** min(count - 1, 30)) * random.uniform(0.8, 1.2)  # noqa: S311
         self.not_before[key] = time.monotonic() + delay
         return delay
 
@@ -129,7 +131,8 @@ class ModelManager:
 
     def _next_wait(self) -> float:
         if self.current is None:
-            return min(BACKOFF_MAX_S, max(0.5, min(self._backoff.not_before.values(), default=0) - time.monotonic()))
+            next_try = min(self._backoff.not_before.values(), default=0.0) - time.monotonic()
+            return min(NOT_READY_RETRY_S, max(0.5, next_try))
         return self.interval_s * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, so replicas do not poll in step
 
     def _refresh_locked(self, force: bool) -> None:
@@ -143,7 +146,8 @@ class ModelManager:
             return
         except RegistryUnavailable as exc:
             self.metrics.registry_errors.inc()
-            self._backoff.failed("registry")
+            # Not serving yet: keep knocking every few seconds; serving: no hurry, back off further.
+            self._backoff.failed("registry", NOT_READY_RETRY_S if self.current is None else REGISTRY_BACKOFF_MAX_S)
             self._registry_state(ok=False, reason=str(exc))
             return
         self._backoff.succeeded("registry")

@@ -88,7 +88,9 @@ class MlflowServer(ManagedProcess):
             "--artifacts-destination", str(self.artifacts_dir),
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
         ]
-        super().__init__(args, base_env(**(extra_env or {})), root / "mlflow-server.log")
+        # The job runner (MLflow's background jobs) is a second busy process the tests do not need.
+        env = base_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", **(extra_env or {}))
+        super().__init__(args, env, root / "mlflow-server.log")
 
     def start(self) -> None:
         super().start()
@@ -128,3 +130,26 @@ class RunningService(ManagedProcess):
             return httpx.get(f"{self.url}/health/live", timeout=2).status_code == 200
 
         wait_until(live, timeout=timeout, interval=0.1, what=f"service live on {self.url}")
+
+
+class MlflowModelsServe(ManagedProcess):
+    """The peer: `mlflow models serve` on the same model URI, in this environment (no conda/virtualenv)."""
+
+    def __init__(self, model_uri: str, tracking_uri: str, log_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        args = [
+            sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local",
+            "-h", "127.0.0.1", "-p", str(self.port), "-w", "1",
+        ]
+        env = base_env(MLFLOW_TRACKING_URI=tracking_uri, MLFLOW_ALLOW_PICKLE_DESERIALIZATION="true")
+        env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"  # it execs `uvicorn` by name
+        super().__init__(args, env, log_dir / f"mlflow-models-serve-{self.port}.log")
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        def ready() -> bool:
+            if not self.alive():
+                raise RuntimeError(f"mlflow models serve exited:\n{self.log_text()[-3000:]}")
+            return httpx.get(f"{self.url}/ping", timeout=2).status_code == 200
+
+        wait_until(ready, timeout=timeout, interval=0.2, what=f"mlflow models serve on {self.url}")

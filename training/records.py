@@ -60,7 +60,7 @@ def log_dataset(frame: pd.DataFrame, target: str, source: str | None, name: str)
     """`mlflow.log_input` of the training frame (metadata and schema; the rows live in the reference)."""
     with _quiet_mlflow_hints():
         dataset = from_pandas(frame, source=source, targets=target, name=name)  # type: ignore[arg-type]
-    mlflow.log_input(dataset, context="training")
+        mlflow.log_input(dataset, context="training")
 
 
 def log_model(fitted: Any, features: pd.DataFrame, model_name: str) -> ModelInfo:

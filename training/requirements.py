@@ -7,8 +7,9 @@ rich). The packages an estimator needs are the ones its classes come from, plus 
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sklearn.base import BaseEstimator
@@ -29,12 +30,17 @@ def _root_module(component: Any) -> str:
     return type(component).__module__.split(".", 1)[0]
 
 
+@functools.cache
+def _distributions() -> Mapping[str, list[str]]:
+    """Top-level module -> distributions; scanning site-packages takes most of a second, so once."""
+    return importlib.metadata.packages_distributions()
+
+
 def pip_requirements(estimator: Any) -> list[str]:
     """Pinned `dist==version` for each installed distribution providing the estimator's modules."""
     modules = set(BASE_MODULES) | {_root_module(component) for component in _components(estimator)}
-    distributions = importlib.metadata.packages_distributions()
     pins = set()
     for module in modules:
-        for distribution in distributions.get(module, []):
+        for distribution in _distributions().get(module, []):
             pins.add(f"{distribution}=={importlib.metadata.version(distribution)}")
     return sorted(pins)

@@ -106,8 +106,10 @@ def test_environment_and_port_match_the_pod() -> None:
     exposed = [int(p.split("/")[0]) for i in stage.all("EXPOSE") for p in i.arguments.split()]
     http = next(p for p in predictor()["ports"] if p["name"] == "http")  # type: ignore[attr-defined]
     assert exposed == [http["containerPort"]]
-    for resource in (manifests.one(manifests.render("base"), kind, name) for kind, name in
-                     (("Deployment", manifests.PREDICTOR), ("CronJob", manifests.DRIFT))):
+    for resource in (
+        manifests.one(manifests.render("base"), kind, name)
+        for kind, name in (("Deployment", manifests.PREDICTOR), ("CronJob", manifests.DRIFT))
+    ):
         volumes = {v["name"]: v for v in manifests.pod_spec(resource)["volumes"]}
         mounts = {m["mountPath"]: m["name"] for m in manifests.container(resource)["volumeMounts"]}
         folder = env["PROMETHEUS_MULTIPROC_DIR"]
@@ -127,7 +129,7 @@ def _imported_top_level(package: Path) -> set[str]:
 
 
 def test_image_holds_every_local_package_the_code_imports_and_every_copy_source_exists() -> None:
-    copied = set()
+    copied: set[str] = set()
     for instruction in final_stage().all("COPY"):
         if "--from=" in instruction.arguments:
             continue
@@ -149,9 +151,31 @@ def test_dockerignore_keeps_the_clutter_out_and_the_sources_in() -> None:
         for line in (manifests.REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    required = {"tests", "k8s", "bench", "loadtests", ".venv", "mlflow.db", "mlartifacts", "capture", ".git",
-                ".mypy_cache", ".pytest_cache", ".ruff_cache", "**/__pycache__"}
+    required = {
+        "tests",
+        "k8s",
+        "bench",
+        "loadtests",
+        ".venv",
+        "mlflow.db",
+        "mlartifacts",
+        "capture",
+        ".git",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        "**/__pycache__",
+    }
     assert required <= set(patterns), f"missing from .dockerignore: {sorted(required - set(patterns))}"
     used = ["pyproject.toml", "uv.lock", "MLproject", *CODE_PACKAGES, *(f"{p}/__init__.py" for p in CODE_PACKAGES)]
     ignored = [path for path in used for pattern in patterns if fnmatch.fnmatch(path, pattern.lstrip("/"))]
     assert ignored == [], f"the build needs these but .dockerignore drops them: {ignored}"
+
+
+def test_image_uses_the_uv_version_the_makefile_bootstraps() -> None:
+    makefile = manifests.REPO / "Makefile"
+    pinned = re.search(r"^UV_VERSION\s*\??=\s*(\S+)", makefile.read_text(encoding="utf-8"), re.MULTILINE)
+    if pinned is None:
+        pytest.skip("the Makefile pins no UV_VERSION")
+    build_args, _ = parse(manifests.REPO / "Dockerfile")
+    assert build_args["UV_IMAGE"].endswith(f":{pinned.group(1)}"), "one uv version writes and reads uv.lock"

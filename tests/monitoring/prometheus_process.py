@@ -1,9 +1,9 @@
 """A real Prometheus (and Pushgateway) for tests, on free loopback ports, with data under tmp_path.
 
-    prometheus = start_prometheus(tmp_path, [service_host_port], honor_labels_targets=[gateway_host_port])
-    sent_at = time.time(); ...send traffic...
-    wait_for_scrape(prometheus, "aliasserve", after=sent_at)
-    prometheus.query('sum(http_requests_total{route="/invocations"})')  # -> [{"metric": ..., "value": ...}]
+prometheus = start_prometheus(tmp_path, [service_host_port], honor_labels_targets=[gateway_host_port])
+sent_at = time.time(); ...send traffic...
+wait_for_scrape(prometheus, "aliasserve", after=sent_at)
+prometheus.query('sum(http_requests_total{route="/invocations"})')  # -> [{"metric": ..., "value": ...}]
 """
 
 from __future__ import annotations
@@ -100,22 +100,38 @@ def start_prometheus(
     root.mkdir(parents=True)
     config = root / "prometheus.yml"
     config.write_text(render_config(scrape_targets, honor_labels_targets, rule_files, scrape_interval))
-    args = [str(binary), f"--config.file={config}", f"--storage.tsdb.path={root / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}"]
+    args = [
+        str(binary),
+        f"--config.file={config}",
+        f"--storage.tsdb.path={root / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
     server = _start("prometheus", args, root, port)
     return RunningPrometheus(server.process, server.url)
 
 
 def start_pushgateway(tmp_path: Path) -> RunningServer:
-    """A Pushgateway without persistence. Stop it with `.stop()`."""
+    """A Pushgateway with its own persistence file. Stop it with `.stop()`.
+
+    Debian's build defaults `--persistence.file` to /var/lib/prometheus/pushgateway.data, so two gateways
+    started without the flag share (and restore) each other's pushes: always pass a file of our own."""
     binary = require_binary("prometheus-pushgateway")
     port = free_port()
-    return _start("pushgateway", [str(binary), f"--web.listen-address=127.0.0.1:{port}"], tmp_path, port)
+    args = [
+        str(binary),
+        f"--web.listen-address=127.0.0.1:{port}",
+        f"--persistence.file={tmp_path / f'pushgateway-{port}.data'}",
+    ]
+    return _start("pushgateway", args, tmp_path, port)
 
 
 def wait_for_scrape(
-    prometheus: RunningPrometheus, job: str = "aliasserve", *, after: float | None = None,
-    require_up: bool = True, timeout: float = 30.0,
+    prometheus: RunningPrometheus,
+    job: str = "aliasserve",
+    *,
+    after: float | None = None,
+    require_up: bool = True,
+    timeout: float = 30.0,
 ) -> list[dict[str, Any]]:
     """Wait until every target of `job` has been scraped (successfully, with `require_up`) by a scrape that
     started at or after the Unix time `after` (default: now); returns the `up` samples."""

@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from monitoring.prometheus_config import ALERTS, MONITORING_DIR
+from monitoring.prometheus_config import ALERTS
 from tests.monitoring.prometheus_process import require_binary
 from tests.monitoring.promql import problems
-
-TEST_FILES = sorted(MONITORING_DIR.glob("alerts*.test.yml"))
-
-
-def load_rules() -> dict[str, dict[str, Any]]:
-    groups = yaml.safe_load(ALERTS.read_text())["groups"]
-    return {rule["alert"]: rule for group in groups for rule in group["rules"] if "alert" in rule}
-
-
-def alert_cases() -> list[tuple[Path, str, dict[str, Any]]]:
-    """(test file, test name, alert_rule_test entry) for every case in every promtool test file."""
-    cases = []
-    for path in TEST_FILES:
-        for test in yaml.safe_load(path.read_text())["tests"]:
-            cases += [(path, test["name"], case) for case in test.get("alert_rule_test", [])]
-    return cases
+from tests.monitoring.sources import TEST_FILES, alert_cases, load_rules
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
@@ -63,11 +47,9 @@ def test_every_alert_has_a_firing_case_and_a_quiet_case() -> None:
 
 def test_unit_tests_name_only_existing_alerts() -> None:
     """A misspelt alertname would make an `exp_alerts: []` case pass without testing anything."""
-    unknown = {(path.name, name, case["alertname"]) for path, name, case in alert_cases()} - {
-        (path.name, name, alert) for path, name, _ in alert_cases() for alert in load_rules()
-    }
+    named = {case["alertname"] for _, _, case in alert_cases()}
 
-    assert unknown == set()
+    assert sorted(named - set(load_rules())) == []
 
 
 def test_firing_cases_assert_severity_and_every_annotation() -> None:
@@ -101,3 +83,13 @@ def test_unit_test_series_use_only_spec_metrics() -> None:
         for test in yaml.safe_load(path.read_text())["tests"]:
             for series in test["input_series"]:
                 assert problems(series["series"]) == [], f"{path.name} / {test['name']}: {series['series']}"
+
+
+def test_a_missing_tool_skips_loudly_locally_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="SKIPPED LOUDLY: aliasserve-no-such-tool is not installed"):
+        require_binary("aliasserve-no-such-tool")
+
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="make monitoring-tools"):
+        require_binary("aliasserve-no-such-tool")

@@ -34,7 +34,9 @@ def test_references_collect_matchers_and_grouping_labels() -> None:
 
 
 def test_problems_accepts_a_correct_query() -> None:
-    expr = 'histogram_quantile(0.9, sum by (le, version) (rate(model_inference_duration_seconds_bucket{model="m"}[5m])))'
+    expr = (
+        'histogram_quantile(0.9, sum by (le, version) (rate(model_inference_duration_seconds_bucket{model="m"}[5m])))'
+    )
 
     assert problems(expr) == []
 

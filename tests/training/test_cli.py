@@ -1,0 +1,180 @@
+"""`python -m training`: seed-demo in an empty directory, train from a file, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from sklearn.dummy import DummyClassifier
+
+from tests.processes import MlflowServer
+from tests.training.conftest import CliRunner
+from training.__main__ import main
+from training.registry import PRODUCTION, version_by_alias
+from training.train import DRIFT_RUN_TAG, train_and_register
+
+
+@contextmanager
+def tracking_uri(uri: str) -> Iterator[None]:
+    """Point the fluent API at `uri` for a block, then back where it was."""
+    before = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before)
+
+
+def last_json_line(stdout: str) -> dict[str, object]:
+    return dict(json.loads(stdout.strip().splitlines()[-1]))
+
+
+def call_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`main(argv)` in this process: (exit code, stdout, stderr), argparse's SystemExit included."""
+    try:
+        code = main(argv)
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_seed_demo_makes_a_registry_in_the_current_directory_once(tmp_path: Path, run_cli: CliRunner) -> None:
+    first = run_cli("seed-demo", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    summary = last_json_line(first.stdout)
+    assert summary["seeded"] is True
+    assert summary["promoted"] is True
+    assert (tmp_path / "mlflow.db").is_file()
+    assert list(tmp_path.glob("mlartifacts/**/reference/reference.parquet"))
+    assert list(tmp_path.glob("mlartifacts/**/MLmodel"))
+    assert not (tmp_path / "mlruns").exists()
+
+    with tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}"):
+        model = mlflow.pyfunc.load_model("models:/demo@Production")
+        frame = pd.read_parquet(next(tmp_path.glob("mlartifacts/**/reference.parquet")))
+        assert len(model.predict(frame.head(10))) == 10
+
+    second = run_cli("seed-demo", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert last_json_line(second.stdout) == {
+        "model_name": "demo",
+        "version": summary["version"],
+        "promoted": False,
+        "seeded": False,
+    }
+    assert "already exists" in second.stderr
+
+
+def test_train_from_csv_prints_one_json_summary(
+    mlflow_server: MlflowServer,
+    model_name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
+    data = str(tmp_path / "demo.csv")
+    assert call_main(["export-demo-data", data], capsys)[0] == 0
+
+    code, out, _ = call_main(
+        [
+            "train",
+            "--model-name",
+            model_name,
+            "--data",
+            data,
+            "--target",
+            "target",
+            "--promote",
+            "--drift-run-id",
+            "d9",
+        ],
+        capsys,
+    )
+
+    assert code == 0
+    summary = last_json_line(out)
+    assert summary["promoted"] is True
+    assert summary["version"] == "1"
+    gate = summary["gate"]
+    assert isinstance(gate, dict)
+    assert gate["decision"] == "no_production"
+    assert gate["challenger_score"] > 0.9
+    client = MlflowClient(mlflow_server.uri)
+    assert version_by_alias(client, model_name, PRODUCTION) == "1"
+    assert client.get_run(str(summary["run_id"])).data.tags[DRIFT_RUN_TAG] == "d9"
+
+
+@pytest.fixture
+def data_file(tmp_path: Path) -> str:
+    path = tmp_path / "demo.parquet"
+    assert main(["export-demo-data", str(path)]) == 0
+    return str(path)
+
+
+def _train(data: str, *extra: str) -> list[str]:
+    return ["train", "--model-name", "never-registered", "--data", data, "--target", "target", *extra]
+
+
+BAD_INPUTS = [
+    pytest.param(lambda d: _train(d + ".missing.parquet"), "no such file", id="missing-file"),
+    pytest.param(lambda d: _train(d.replace(".parquet", ".txt")), "no such file", id="missing-txt"),
+    pytest.param(lambda d: _train(d)[:-1] + ["label"], "'label' is not a column", id="target-not-a-column"),
+    pytest.param(lambda d: _train(d, "--metric", "mape"), "unknown metric 'mape'", id="unknown-metric"),
+    pytest.param(lambda d: _train(d, "--metric", "rmse"), "does not fit", id="metric-of-wrong-kind"),
+    pytest.param(lambda d: _train(d, "--tolerance", "lots"), "invalid float value", id="tolerance-not-a-number"),
+    pytest.param(lambda d: _train(d, "--promote", "maybe"), "expected true or false", id="promote-not-a-bool"),
+    pytest.param(lambda d: ["rollback", "--model-name", "no-such-model-x1"], "unknown model", id="rollback-unknown"),
+    pytest.param(lambda d: ["export-demo-data", d.replace(".parquet", ".xlsx")], "cannot tell", id="export-format"),
+    pytest.param(lambda d: ["train", "--data", d], "required", id="missing-arguments"),
+]
+
+
+@pytest.mark.parametrize(("argv", "reason"), BAD_INPUTS)
+def test_bad_input_is_one_line_and_exit_2(
+    mlflow_server: MlflowServer,
+    data_file: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: object,
+    reason: str,
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
+    capsys.readouterr()
+    assert callable(argv)
+
+    code, out, err = call_main(argv(data_file), capsys)
+
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert reason in err
+    assert "Traceback" not in err
+
+
+def test_real_process_reports_bad_input_without_traceback(
+    mlflow_server: MlflowServer, model_name: str, demo_frame: pd.DataFrame, tmp_path: Path, run_cli: CliRunner
+) -> None:
+    train_and_register(
+        model_name, demo_frame, "target", alias=PRODUCTION, estimator=DummyClassifier(), tracking_uri=mlflow_server.uri
+    )
+    env = {"MLFLOW_TRACKING_URI": mlflow_server.uri}
+
+    missing = run_cli(
+        "train", "--model-name", model_name, "--data", str(tmp_path / "nope.csv"), "--target", "t", env=env
+    )
+    no_previous = run_cli("rollback", "--model-name", model_name, env=env)
+
+    for result, reason in [(missing, "no such file"), (no_previous, "has no 'Previous' alias")]:
+        assert result.returncode == 2
+        assert result.stdout == ""
+        assert "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+        assert reason in result.stderr

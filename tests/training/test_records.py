@@ -1,0 +1,93 @@
+"""A training run logs every record SPEC's "MLflow records" lists, registers a version and aliases it."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from mlflow.models import Model
+
+from tests.processes import MlflowServer
+from training.registry import CHALLENGER, PRODUCTION, version_by_alias
+from training.train import DRIFT_RUN_TAG, TrainResult, train_and_register
+
+
+@pytest.fixture(scope="module")
+def trained(mlflow_server: MlflowServer, demo_frame: pd.DataFrame) -> TrainResult:
+    """One training run shared by the tests below; they only read what it recorded."""
+    name = f"training-records-{uuid.uuid4().hex[:10]}"
+    return train_and_register(name, demo_frame, "target", tracking_uri=mlflow_server.uri, drift_run_id="d1")
+
+
+def test_version_is_registered_from_the_run_and_aliased_challenger(client: MlflowClient, trained: TrainResult) -> None:
+    version = client.get_model_version(trained.model_name, trained.version)
+
+    assert version.run_id == trained.run_id
+    assert version_by_alias(client, trained.model_name, CHALLENGER) == trained.version
+    assert version_by_alias(client, trained.model_name, PRODUCTION) is None
+    assert trained.promoted is False
+
+
+def test_run_has_params_tags_and_gate_records(client: MlflowClient, trained: TrainResult) -> None:
+    run = client.get_run(trained.run_id)
+
+    assert run.data.params["target"] == "target"
+    assert run.data.params["model_name"] == trained.model_name
+    assert run.data.params["estimator"] == "Pipeline"
+    assert run.data.params["final_estimator"] == "LogisticRegression"
+    assert run.data.tags["aliasserve.role"] == "training"
+    assert run.data.tags[DRIFT_RUN_TAG] == "d1"
+    assert run.data.tags["gate.decision"] == "no_production"
+    assert run.data.metrics["gate.challenger_score"] == pytest.approx(trained.gate.challenger_score)
+    assert trained.gate.challenger_score > 0.9
+
+
+def test_model_loads_as_sklearn_with_signature_and_input_example(
+    client: MlflowClient, trained: TrainResult, demo_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    uri = f"models:/{trained.model_name}/{trained.version}"
+    features = demo_frame.drop(columns=["target"])
+
+    model = mlflow.sklearn.load_model(uri)
+    local = mlflow.artifacts.download_artifacts(uri, dst_path=str(tmp_path))
+    logged = Model.load(local)
+    example = logged.load_input_example(local)
+
+    assert model.score(features, demo_frame["target"]) > 0.9
+    assert "sklearn" in logged.flavors
+    assert logged.signature is not None
+    assert logged.signature.inputs.input_names() == list(features.columns)
+    assert len(logged.signature.inputs.input_names()) == 31
+    assert {spec.name: spec.type.name for spec in logged.signature.inputs.inputs}["size_band"] == "string"
+    assert isinstance(example, pd.DataFrame)
+    assert list(example.columns) == list(features.columns)
+    assert len(example) == 5
+
+
+def test_reference_parquet_holds_the_features_without_the_target(
+    client: MlflowClient, trained: TrainResult, demo_frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    path = mlflow.artifacts.download_artifacts(
+        run_id=trained.run_id, artifact_path="reference/reference.parquet", dst_path=str(tmp_path)
+    )
+    reference = pd.read_parquet(path)
+
+    assert "target" not in reference.columns
+    assert list(reference.columns) == [name for name in demo_frame.columns if name != "target"]
+    assert len(reference) == len(demo_frame) <= 100_000
+    assert reference["size_band"].dtype == "str"
+
+
+def test_training_dataset_is_logged_as_an_input(client: MlflowClient, trained: TrainResult) -> None:
+    inputs = client.get_run(trained.run_id).inputs.dataset_inputs
+
+    assert len(inputs) == 1
+    dataset, tags = inputs[0].dataset, {tag.key: tag.value for tag in inputs[0].tags}
+    assert dataset.name == trained.model_name
+    assert '"target"' in dataset.schema
+    assert '"size_band"' in dataset.schema
+    assert tags["mlflow.data.context"] == "training"
