@@ -8,7 +8,7 @@ PY := .venv/bin/python
 DEMO_PORT ?= 8000
 export MLFLOW_TRACKING_URI ?= sqlite:///mlflow.db
 
-.PHONY: help install demo seed test test-fast lint format bench load monitor monitoring-tools system-deps clean
+.PHONY: help install demo seed test lint format bench load monitor monitoring-tools k8s-rules image system-deps clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -36,6 +36,19 @@ demo: seed  ## set everything up and serve the demo model on http://127.0.0.1:$(
 	@echo
 	MODEL_URI=models:/demo@Production HOST=127.0.0.1 PORT=$(DEMO_PORT) LOG_FORMAT=text $(PY) -m service
 
+MONITOR_ARGS ?=
+monitor: install  ## Prometheus (alerts loaded) + Pushgateway on 127.0.0.1:9090/9091 scraping make demo's :8000
+	$(PY) -m monitoring.run_local $(MONITOR_ARGS)
+
+monitoring-tools:  ## Prometheus, promtool and the Pushgateway from Debian's packages (needs root)
+	.ci/system-deps
+
+k8s-rules: install  ## regenerate the PrometheusRule from monitoring/alerts.yml
+	$(PY) k8s/components/monitoring/generate.py
+
+image:  ## build the container image (needs a Docker engine; none on the dev machines here)
+	docker build -t aliasserve:$(or $(TAG),dev) .
+
 system-deps:  ## Debian packages the full suite uses: prometheus, pushgateway, postgresql, wrk (needs root)
 	.ci/system-deps
 
@@ -45,7 +58,7 @@ test: install  ## the whole test suite
 lint: install  ## ruff (lint + format check) and mypy --strict
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy service drift training
+	$(PY) -m mypy service drift training monitoring k8s/components/monitoring/generate.py
 
 format: install
 	$(PY) -m ruff format .

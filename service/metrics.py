@@ -95,6 +95,8 @@ class Metrics:
         self.capture_errors = Counter(
             "capture_write_errors_total", "Capture files that could not be written.", registry=reg
         )
+        for result in ("success", "failure"):
+            self.reloads.labels(result)  # both series exist from the start, so increase() sees the first one
         self._info_labels: tuple[str, str, str, str] | None = None
 
     def set_served(self, model: str, alias: str, version: str, run_id: str) -> None:

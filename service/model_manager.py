@@ -161,6 +161,7 @@ class ModelManager:
 
     def _swap_to(self, meta: ModelVersion) -> None:
         loaded = self.cache.get(meta.version)
+        from_memory = loaded is not None
         started = time.monotonic()
         if loaded is None:
             try:

@@ -114,6 +114,11 @@ def decide(*, passed: bool, has_production: bool, promote: bool, forced: bool) -
     return Decision.PROMOTED if passed else Decision.REJECTED
 
 
+def promotes(decision: Decision, promote: bool) -> bool:
+    """Whether the challenger becomes Production: promoted or forced, or the first version when asked."""
+    return decision in {Decision.PROMOTED, Decision.FORCED} or (decision is Decision.NO_PRODUCTION and promote)
+
+
 def log_gate(result: GateResult) -> None:
     """Record the gate on the active run: scores as metrics, decision and context as tags."""
     mlflow.log_metric("gate.challenger_score", result.challenger_score)

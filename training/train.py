@@ -16,7 +16,16 @@ from training import records, registry
 from training.data import require_target
 from training.errors import TrainingInputError
 from training.estimator import choose_estimator, describe
-from training.gate import DEFAULT_TOLERANCE, Decision, GateResult, choose_metric, decide, log_gate, passes, score
+from training.gate import (
+    DEFAULT_TOLERANCE,
+    GateResult,
+    choose_metric,
+    decide,
+    log_gate,
+    passes,
+    promotes,
+    score,
+)
 from training.tracking import experiment_name_for, start_training_run
 
 logger = logging.getLogger(__name__)
@@ -77,18 +86,37 @@ def _gate(
     holdout: pd.DataFrame,
     target: str,
     *,
-    production: str | None,
     name: str,
+    production: str | None,
     metric: str,
     tolerance: float,
-) -> tuple[float, float | None, bool]:
-    """(challenger score, production score, passed) on the same held-out rows."""
+    promote: bool,
+    forced: bool,
+) -> GateResult:
+    """Score challenger and Production on the same held-out rows and decide."""
     features, labels = holdout.drop(columns=[target]), holdout[target]
     challenger_score = score(fitted.predict, features, labels, metric)
     production_score = None if production is None else _production_score(name, production, features, labels, metric)
-    if production_score is None:
-        return challenger_score, None, True
-    return challenger_score, production_score, passes(metric, challenger_score, production_score, tolerance)
+    passed = production_score is None or passes(metric, challenger_score, production_score, tolerance)
+    decision = decide(passed=passed, has_production=production is not None, promote=promote, forced=forced)
+    logger.info("gate: %s, %s %.4f vs Production %s", decision.value, metric, challenger_score, production_score)
+    return GateResult(decision, metric, tolerance, challenger_score, production_score, production, passed)
+
+
+def _fit(estimator: Any, fit_part: pd.DataFrame, target: str) -> Any:
+    logger.info("fitting %s on %d rows", type(estimator).__name__, len(fit_part))
+    try:
+        return estimator.fit(fit_part.drop(columns=[target]), fit_part[target])
+    except ValueError as exc:
+        raise TrainingInputError(f"cannot fit {type(estimator).__name__} on this data: {exc}") from exc
+
+
+def _log_inputs(frame: pd.DataFrame, target: str, model_name: str, estimator: Any, source: str | None) -> None:
+    """Params, the dataset input and the reference rows: everything known before the fit."""
+    kind, final_kind = describe(estimator)
+    mlflow.log_params({"target": target, "model_name": model_name, "estimator": kind, "final_estimator": final_kind})
+    records.log_dataset(frame, target, source, name=model_name)
+    records.log_reference(frame.drop(columns=[target]))
 
 
 def train_and_register(
@@ -120,36 +148,34 @@ def train_and_register(
     fit_part, split_holdout = split_frame(frame, target)
     holdout = split_holdout if holdout is None else holdout
     require_target(holdout, target)
-    features = fit_part.drop(columns=[target])
     production = registry.version_by_alias(client, model_name, registry.PRODUCTION)
     production_uri = None if production is None else f"models:/{model_name}/{production}"
-    chosen = choose_estimator(estimator, features, production_uri)
+    chosen = choose_estimator(estimator, fit_part.drop(columns=[target]), production_uri)
     metric = choose_metric(chosen, metric)
-    kind, final_kind = describe(chosen)
+    forced = alias == registry.PRODUCTION
 
     with start_training_run(client, uri, experiment or experiment_name_for(model_name)) as run:
         mlflow.set_tags({ROLE_TAG: "training", **({DRIFT_RUN_TAG: drift_run_id} if drift_run_id else {})})
-        params = {"target": target, "model_name": model_name, "estimator": kind, "final_estimator": final_kind}
-        mlflow.log_params(params)
-        records.log_dataset(frame, target, source, name=model_name)
-        logger.info("fitting %s on %d rows, %d held out", kind, len(fit_part), len(holdout))
-        fitted = chosen.fit(features, fit_part[target])
-        logger.info("logging the model and reference/reference.parquet")
-        records.log_reference(frame.drop(columns=[target]))
-        info = records.log_model(fitted, features, model_name)
+        _log_inputs(frame, target, model_name, chosen, source)
+        fitted = _fit(chosen, fit_part, target)
+        info = records.log_model(fitted, fit_part.drop(columns=[target]), model_name)
         version = str(info.registered_model_version)
         logger.info("registered %s version %s", model_name, version)
-        if alias and alias != registry.PRODUCTION:
+        if alias and not forced:
             client.set_registered_model_alias(model_name, alias, version)
-        challenger_score, production_score, passed = _gate(
-            fitted, holdout, target, production=production, name=model_name, metric=metric, tolerance=tolerance
+        gate = _gate(
+            fitted,
+            holdout,
+            target,
+            name=model_name,
+            production=production,
+            metric=metric,
+            tolerance=tolerance,
+            promote=promote,
+            forced=forced,
         )
-        forced = alias == registry.PRODUCTION
-        decision = decide(passed=passed, has_production=production is not None, promote=promote, forced=forced)
-        promoted = forced or decision == Decision.PROMOTED or (decision == Decision.NO_PRODUCTION and promote)
-        gate = GateResult(decision, metric, tolerance, challenger_score, production_score, production, passed)
-        logger.info("gate: %s %s=%.4f production=%s", decision.value, metric, challenger_score, production_score)
         log_gate(gate)
+        promoted = promotes(gate.decision, promote)
         if promoted:
             registry.promote(client, model_name, version)
         return TrainResult(model_name, run.info.run_id, version, alias, promoted, gate)

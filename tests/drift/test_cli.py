@@ -193,7 +193,6 @@ BAD_INPUTS: dict[str, tuple[int, str]] = {
     "tracking-unreachable": (1, "127.0.0.1"),
     "unknown-categorical": (1, "nope"),
     "missing-capture-root": (1, "does not exist"),
-    "bad-window": (2, "--window"),
     "retrain-without-target": (2, "--target"),
 }
 
@@ -225,7 +224,6 @@ def bad_runs(
         "tracking-unreachable": (good, unreachable),
         "unknown-categorical": ([*good, "--categorical", "size_band,nope"], tracking),
         "missing-capture-root": (["--model-uri", demo_model.uri, "--capture-uri", missing_root], tracking),
-        "bad-window": ([*good, "--window", "5x"], tracking),
         "retrain-without-target": ([*good, "--retrain", "--retrain-data", "x.csv"], tracking),
     }
     return _finish({case: _start(args, **env) for case, (args, env) in commands.items()})

@@ -16,6 +16,7 @@ from sklearn.dummy import DummyClassifier
 from tests.processes import MlflowServer
 from tests.training.conftest import CliRunner
 from training.__main__ import main
+from training.data import load_demo_frame, write_frame
 from training.registry import PRODUCTION, version_by_alias
 from training.train import DRIFT_RUN_TAG, train_and_register
 
@@ -83,21 +84,8 @@ def test_train_from_csv_prints_one_json_summary(
     data = str(tmp_path / "demo.csv")
     assert call_main(["export-demo-data", data], capsys)[0] == 0
 
-    code, out, _ = call_main(
-        [
-            "train",
-            "--model-name",
-            model_name,
-            "--data",
-            data,
-            "--target",
-            "target",
-            "--promote",
-            "--drift-run-id",
-            "d9",
-        ],
-        capsys,
-    )
+    argv = ["train", "--model-name", model_name, "--data", data, "--target", "target", "--promote"]
+    code, out, _ = call_main([*argv, "--drift-run-id", "d9"], capsys)
 
     assert code == 0
     summary = last_json_line(out)
@@ -114,26 +102,28 @@ def test_train_from_csv_prints_one_json_summary(
 
 @pytest.fixture
 def data_file(tmp_path: Path) -> str:
+    """The demo frame as Parquet, with `nan.parquet` beside it (the same with holes in one feature)."""
     path = tmp_path / "demo.parquet"
     assert main(["export-demo-data", str(path)]) == 0
+    frame = load_demo_frame()
+    frame.loc[::7, "mean_radius"] = float("nan")
+    write_frame(frame, str(tmp_path / "nan.parquet"))
     return str(path)
 
 
-def _train(data: str, *extra: str) -> list[str]:
-    return ["train", "--model-name", "never-registered", "--data", data, "--target", "target", *extra]
-
-
+TRAIN = ["train", "--model-name", "never-registered", "--target", "target", "--data"]
 BAD_INPUTS = [
-    pytest.param(lambda d: _train(d + ".missing.parquet"), "no such file", id="missing-file"),
-    pytest.param(lambda d: _train(d.replace(".parquet", ".txt")), "no such file", id="missing-txt"),
-    pytest.param(lambda d: _train(d)[:-1] + ["label"], "'label' is not a column", id="target-not-a-column"),
-    pytest.param(lambda d: _train(d, "--metric", "mape"), "unknown metric 'mape'", id="unknown-metric"),
-    pytest.param(lambda d: _train(d, "--metric", "rmse"), "does not fit", id="metric-of-wrong-kind"),
-    pytest.param(lambda d: _train(d, "--tolerance", "lots"), "invalid float value", id="tolerance-not-a-number"),
-    pytest.param(lambda d: _train(d, "--promote", "maybe"), "expected true or false", id="promote-not-a-bool"),
-    pytest.param(lambda d: ["rollback", "--model-name", "no-such-model-x1"], "unknown model", id="rollback-unknown"),
-    pytest.param(lambda d: ["export-demo-data", d.replace(".parquet", ".xlsx")], "cannot tell", id="export-format"),
-    pytest.param(lambda d: ["train", "--data", d], "required", id="missing-arguments"),
+    pytest.param([*TRAIN, "{data}.missing.parquet"], "no such file", id="missing-file"),
+    pytest.param([*TRAIN, "{folder}/data.txt"], "no such file", id="missing-txt"),
+    pytest.param([*TRAIN, "{folder}/nan.parquet"], "cannot fit Pipeline on this data", id="missing-values"),
+    pytest.param([*TRAIN, "{data}", "--target", "label"], "'label' is not a column", id="target-not-a-column"),
+    pytest.param([*TRAIN, "{data}", "--metric", "mape"], "unknown metric 'mape'", id="unknown-metric"),
+    pytest.param([*TRAIN, "{data}", "--metric", "rmse"], "does not fit", id="metric-of-wrong-kind"),
+    pytest.param([*TRAIN, "{data}", "--tolerance", "lots"], "invalid float value", id="tolerance-not-a-number"),
+    pytest.param([*TRAIN, "{data}", "--promote", "maybe"], "expected true or false", id="promote-not-a-bool"),
+    pytest.param(["rollback", "--model-name", "no-such-model-x1"], "unknown model", id="rollback-unknown"),
+    pytest.param(["export-demo-data", "{folder}/demo.xlsx"], "cannot tell", id="export-format"),
+    pytest.param(["train", "--data", "{data}"], "required", id="missing-arguments"),
 ]
 
 
@@ -143,14 +133,14 @@ def test_bad_input_is_one_line_and_exit_2(
     data_file: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-    argv: object,
+    argv: list[str],
     reason: str,
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
     capsys.readouterr()
-    assert callable(argv)
+    filled = [arg.format(data=data_file, folder=Path(data_file).parent) for arg in argv]
 
-    code, out, err = call_main(argv(data_file), capsys)
+    code, out, err = call_main(filled, capsys)
 
     assert code == 2
     assert out == ""

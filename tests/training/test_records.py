@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -83,11 +84,13 @@ def test_reference_parquet_holds_the_features_without_the_target(
 
 
 def test_training_dataset_is_logged_as_an_input(client: MlflowClient, trained: TrainResult) -> None:
-    inputs = client.get_run(trained.run_id).inputs.dataset_inputs
+    run_inputs = client.get_run(trained.run_id).inputs
+    assert run_inputs is not None
+    inputs = run_inputs.dataset_inputs
 
     assert len(inputs) == 1
     dataset, tags = inputs[0].dataset, {tag.key: tag.value for tag in inputs[0].tags}
     assert dataset.name == trained.model_name
-    assert '"target"' in dataset.schema
-    assert '"size_band"' in dataset.schema
+    schema = json.loads(str(dataset.schema))
+    assert {"target", "size_band"} <= {column["name"] for column in schema["mlflow_colspec"]}
     assert tags["mlflow.data.context"] == "training"

@@ -1,0 +1,60 @@
+"""`--retrain`: drift starts the project's `train` entry point once; a second check inside the cooldown does not."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from tests.drift.capture_files import write_capture
+from tests.drift.test_cli import END, _current_rows, _finish, _start, _Zeros
+from tests.processes import MlflowServer
+from training.data import load_demo_frame
+from training.train import train_and_register
+
+
+@pytest.mark.slow
+def test_drift_retrains_once_and_the_cooldown_stops_a_second_retraining(
+    mlflow_server: MlflowServer, tmp_path: Path
+) -> None:
+    name = f"retrain-{uuid.uuid4().hex[:8]}"
+    frame = load_demo_frame()
+    first = train_and_register(name, frame, "target", alias="Production", tracking_uri=mlflow_server.uri)
+    data = tmp_path / "train.parquet"
+    frame.to_parquet(data)
+    rows = _current_rows(frame, 2_000, True, 5)
+    write_capture(tmp_path / "capture", name, rows, END, version=str(first.version), predictions=_Zeros().predict(rows))
+    args = [
+        "--model-uri", f"models:/{name}@Production", "--capture-uri", str(tmp_path / "capture"),
+        "--retrain", "--retrain-data", str(data), "--target", "target", "--cooldown", "1h",
+    ]  # fmt: skip
+    env = {"MLFLOW_TRACKING_URI": mlflow_server.uri}
+
+    retrained = _finish({"first": _start(args, **env)})["first"]
+    assert retrained.code == 0, (retrained.stdout[-3000:], retrained.stderr)
+    result = retrained.result
+    assert result["drift_detected"] is True
+    retrain = result["retrain"]
+    assert (retrain["triggered"], retrain["status"], retrain["promoted"]) == (True, "finished", False)
+    assert retrain["version"] == str(int(first.version) + 1)
+
+    client = MlflowClient(mlflow_server.uri)
+    drift_run_id = result["run_id"]
+    assert client.get_model_version(name, str(first.version)).tags["aliasserve.drift_detected"] == drift_run_id
+    model_tags = client.get_registered_model(name).tags
+    assert model_tags["aliasserve.last_retrain_drift_run"] == drift_run_id
+    training_run = client.get_run(retrain["run_id"])
+    assert training_run.data.tags["aliasserve.drift_run_id"] == drift_run_id
+    assert client.get_model_version_by_alias(name, "Production").version == str(first.version)
+    assert client.get_run(drift_run_id).data.tags["retrain_run_id"] == retrain["run_id"]
+
+    again = _finish({"again": _start(args, **env)})["again"]
+    assert again.code == 0, again.stderr
+    assert again.result["drift_detected"] is True
+    assert again.result["retrain"]["triggered"] is False
+    assert again.result["retrain"]["reason"].startswith("cooldown until ")
+    mlflow.set_tracking_uri(mlflow_server.uri)
+    assert len(client.search_model_versions(f"name='{name}'")) == 2
