@@ -186,11 +186,12 @@ class ModelManager:
         self.metrics.ready.set(1)
         self.metrics.set_served(meta.name, meta.alias or "", meta.version, meta.run_id or "")
         log.info(
-            "serving %s version %s (was %s) after %.2fs",
+            "serving %s version %s (was %s) after %.2fs%s",
             meta.name,
             meta.version,
             previous.version if previous else "nothing",
             time.monotonic() - started,
+            ", from memory" if from_memory else "",
         )
 
     def _remember(self, loaded: LoadedModel) -> None:

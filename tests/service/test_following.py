@@ -77,7 +77,7 @@ def test_alias_flips_under_load_fail_no_request(
     service = start_service(
         {"MODEL_URI": v.uri, "MLFLOW_TRACKING_URI": mlflow_server.uri, "RELOAD_INTERVAL_S": "0.5"}
     )
-    flips = [v.versions[1], v.versions[2], v.versions[0], v.versions[1]]
+    flips = [v.versions[1], v.versions[2], v.versions[1], v.versions[0]]
     with Traffic(f"{service.url}/invocations", v.body, clients=8) as traffic:
         for version in flips:
             v.move(version)
@@ -87,7 +87,7 @@ def test_alias_flips_under_load_fail_no_request(
     assert traffic.total > 100
     assert metric_value(service, 'model_reloads_total{result="success"}') >= 4
     # the last flip went back to a version still in memory (MODEL_CACHE_SIZE=2): no download needed
-    assert f"version {v.versions[1]} (was {v.versions[0]})" in service.log_text()
+    assert f"version {v.versions[1]} (was {v.versions[2]}) after" in service.log_text()
     assert "from memory" in service.log_text()
 
 
@@ -178,3 +178,33 @@ def test_two_workers_each_follow_and_converge(
         return all(served_version(service, v.body) == v.versions[1] for _ in range(20))
 
     wait_until(converged, timeout=120, interval=0.2, what="both workers on the new version")
+
+
+def test_registry_killed_under_load_fails_no_request_and_following_resumes(
+    demo_model: RegisteredModel, tmp_path: Path, start_service: Callable[..., RunningService]
+) -> None:
+    server = MlflowServer(tmp_path / "registry")
+    server.root.mkdir()
+    server.start()
+    try:
+        v = register_versions(server, demo_model, 2)
+        service = start_service({"MODEL_URI": v.uri, "MLFLOW_TRACKING_URI": server.uri, "RELOAD_INTERVAL_S": "0.5"})
+        with Traffic(f"{service.url}/invocations", v.body, clients=8) as traffic:
+            server.kill()
+            wait_until(
+                lambda: metric_value(service, "model_registry_errors_total") >= 2, timeout=60, what="registry errors"
+            )
+            assert httpx.get(f"{service.url}/health/ready").status_code == 200
+            assert httpx.get(f"{service.url}/model").json()["registry_reachable"] is False
+            served_during_outage = traffic.total
+            wait_until(lambda: traffic.total > served_during_outage + 50, timeout=60, what="traffic during the outage")
+            server.start()
+            v.move(v.versions[1])
+            wait_until(lambda: traffic.last_version == v.versions[1], timeout=120, what="following after recovery")
+        assert traffic.failures == []
+        assert httpx.get(f"{service.url}/model").json()["registry_reachable"] is True
+        log = service.log_text()
+        assert log.count("MLflow registry unreachable") == 1
+        assert log.count("MLflow registry reachable again") == 1
+    finally:
+        server.stop()
