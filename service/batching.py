@@ -52,12 +52,17 @@ class Batcher:
             self._task.cancel()
         self._executor.shutdown(wait=True)
 
-    async def submit(
+    def submit(
         self, model: LoadedModel, columns: Columns, n_rows: int, method: str, params: dict[str, Any] | None = None
-    ) -> Any:
+    ) -> asyncio.Future[Any]:
+        """Queue the rows; the future settles with this request's own output or error.
+
+        A future that is already done when its batch comes up (timed out, or its client went away) is
+        not scored.
+        """
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self._queue.put(Job(model, columns, n_rows, method, params, future))
-        return await future
+        self._queue.put_nowait(Job(model, columns, n_rows, method, params, future))
+        return future
 
     async def _consume(self) -> None:
         loop = asyncio.get_running_loop()
@@ -83,26 +88,29 @@ class Batcher:
 
     def _run_group(self, jobs: list[Job], loop: asyncio.AbstractEventLoop) -> None:
         """In the model thread: one call for the group, or one call per job if the group call fails."""
-        live = [job for job in jobs if not job.future.done()]  # a timed-out request is not scored
+        live = [job for job in jobs if not job.future.done()]
         if not live:
             return
+        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         if len(live) > 1:
             try:
                 merged = {name: np.concatenate([job.columns[name] for job in live]) for name in live[0].columns}
                 output = self._call(live[0], merged, sum(job.n_rows for job in live))
-            except Exception:
+            except Exception:  # noqa: S110 - retried one by one below, so each request gets its own error
                 pass
             else:
                 offset = 0
                 for job in live:
-                    _resolve(loop, job.future, result=output[offset : offset + job.n_rows])
+                    outcomes.append((job.future, output[offset : offset + job.n_rows], None))
                     offset += job.n_rows
+                loop.call_soon_threadsafe(_settle, outcomes)
                 return
         for job in live:
             try:
-                _resolve(loop, job.future, result=self._call(job, job.columns, job.n_rows))
+                outcomes.append((job.future, self._call(job, job.columns, job.n_rows), None))
             except Exception as exc:
-                _resolve(loop, job.future, error=exc)
+                outcomes.append((job.future, None, exc))
+        loop.call_soon_threadsafe(_settle, outcomes)
 
     def _call(self, job: Job, columns: Columns, n_rows: int) -> Any:
         model = job.model
@@ -122,15 +130,12 @@ def _groups(jobs: list[Job]) -> list[list[Job]]:
     return list(groups.values())
 
 
-def _resolve(
-    loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], result: Any = None, error: BaseException | None = None
-) -> None:
-    def settle() -> None:
+def _settle(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    """On the event loop: hand each request its result or error (one wake-up for the whole group)."""
+    for future, result, error in outcomes:
         if future.done():
-            return
+            continue
         if error is not None:
             future.set_exception(error)
         else:
             future.set_result(result)
-
-    loop.call_soon_threadsafe(settle)

@@ -44,7 +44,7 @@ class Backoff:
 
     def failed(self, key: str, cap: float = BACKOFF_MAX_S) -> float:
         count = self.failures[key] = self.failures.get(key, 0) + 1
-        delay = min(cap, BACKOFF_START_S * 2 ** min(count - 1, 30)) * random.uniform(0.8, 1.2)  # noqa: S311
+        delay = float(min(cap, BACKOFF_START_S * 2 ** min(count - 1, 30))) * random.uniform(0.8, 1.2)  # noqa: S311
         self.not_before[key] = time.monotonic() + delay
         return delay
 

@@ -77,17 +77,24 @@ class Predictor:
             columns, ignored = model.check(table)
         n_rows = len(next(iter(columns.values()))) if columns else table.n_rows
         pyfunc_params = params if model.flavor != "sklearn" else None
+        future = self.batcher.submit(model, columns, n_rows, method, pyfunc_params)
+        timer = asyncio.get_running_loop().call_later(self.timeout_s, self._expire, future)
         try:
-            output = await asyncio.wait_for(
-                self.batcher.submit(model, columns, n_rows, method, pyfunc_params), self.timeout_s
-            )
-        except TimeoutError:
-            raise ClientError(
-                f"prediction took longer than {self.timeout_s:g}s (REQUEST_TIMEOUT_S)", 504, "DEADLINE_EXCEEDED"
-            ) from None
+            output = await future
+        finally:
+            timer.cancel()
         classes = model.classes if method == "predict_proba" else None
         self._record(model, columns, n_rows, request_id, output, classes)
         return Prediction(model, output, classes, ignored)
+
+    def _expire(self, future: asyncio.Future[Any]) -> None:
+        """A plain timer rather than `asyncio.wait_for`, which costs a task per request."""
+        if not future.done():
+            future.set_exception(
+                ClientError(
+                    f"prediction took longer than {self.timeout_s:g}s (REQUEST_TIMEOUT_S)", 504, "DEADLINE_EXCEEDED"
+                )
+            )
 
     def _record(
         self, model: LoadedModel, columns: Any, n_rows: int, request_id: str, output: Any, classes: list[Any] | None

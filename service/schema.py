@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -44,20 +46,33 @@ class InputSchema:
     columns: tuple[ColumnSpec, ...]
     allow_missing: bool = False
 
-    @property
+    @cached_property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @cached_property
+    def _name_set(self) -> frozenset[str]:
+        return frozenset(self.names)
+
+    @cached_property
+    def _doubles_only(self) -> bool:
+        """Every column is a double: a request of plain numbers becomes one float64 matrix at once."""
+        return all(c.type == "double" for c in self.columns)
 
     def check(self, table: RawTable) -> tuple[Columns, list[str]]:
         """Typed columns in signature order, and the names of the columns that were ignored."""
         if table.n_rows == 0:
             raise bad_request("the request has no rows")
+        if self._doubles_only and not table.text and (fast := self._check_doubles(table)) is not None:
+            return fast
         source = self._named(table)
         seen = set(source)
-        ignored = [name for name in source if name not in {c.name for c in self.columns}]
+        ignored = [name for name in source if name not in self._name_set]
         missing = [c.name for c in self.columns if c.required and c.name not in seen]
         if missing:
-            shown = ", ".join(repr(m) for m in missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+            shown = ", ".join(repr(m) for m in missing[:10]) + (
+                f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+            )
             raise bad_request(f"missing column(s) {shown}: the model's signature requires them")
         typed: Columns = {}
         for spec in self.columns:
@@ -66,6 +81,37 @@ class InputSchema:
                 continue
             typed[spec.name] = _check_column(spec, source[spec.name], table.text, self._may_be_missing(spec))
         return typed, ignored
+
+    def _check_doubles(self, table: RawTable) -> tuple[Columns, list[str]] | None:
+        """The vectorised path for all-double signatures and values that are all JSON numbers.
+
+        None hands the table to the column-by-column path, which also words every error: anything
+        unusual (a missing column, a null, a string, a boolean, a width mismatch) goes there.
+        """
+        if table.rows is not None:
+            if len(table.rows[0]) != len(self.columns):
+                return None
+            cells: list[Any] = table.rows
+            ignored: list[str] = []
+        else:
+            source = table.columns
+            if not all(name in source for name in self.names):
+                return None
+            cells = [source[name] for name in self.names]
+            if not all(type(values) is list for values in cells):
+                return None
+            ignored = [name for name in source if name not in self._name_set] if len(source) > len(self.names) else []
+        if not set(map(type, chain.from_iterable(cells))) <= {float, int}:
+            return None
+        try:
+            matrix = np.array(cells, dtype=np.float64)
+        except (ValueError, TypeError, OverflowError):
+            return None
+        if matrix.ndim != 2 or np.isnan(matrix).any():
+            return None
+        if table.rows is not None:
+            matrix = np.ascontiguousarray(matrix.T)
+        return dict(zip(self.names, matrix, strict=True)), ignored
 
     def _named(self, table: RawTable) -> dict[str, Column]:
         if table.rows is None:
@@ -84,7 +130,14 @@ class InputSchema:
 
 
 def frame(columns: Columns) -> pd.DataFrame:
-    """The DataFrame a model sees: one column per signature input, in signature order."""
+    """The DataFrame a model sees: one column per signature input, in signature order.
+
+    Columns of one numeric dtype are stacked into a single 2-D block first: pandas builds a frame from
+    one block several times faster than from one array per column.
+    """
+    arrays = list(columns.values())
+    if len(arrays) > 1 and arrays[0].dtype.kind in "fiub" and all(a.dtype == arrays[0].dtype for a in arrays):
+        return pd.DataFrame(np.column_stack(arrays), columns=list(columns), copy=False)
     return pd.DataFrame(columns, copy=False)
 
 
@@ -200,7 +253,8 @@ def _parse_text_column(spec: ColumnSpec, values: Column, may_be_missing: bool) -
             raise bad_request(
                 f"column '{spec.name}' expects {spec.type} values, got {describe(series.iloc[row])} at row {row}"
             )
-        return parsed.astype(NUMERIC[spec.type])
+        typed: np.ndarray = parsed.astype(NUMERIC[spec.type])
+        return typed
     if spec.type == "boolean":
         cells = series.to_numpy()
         bad = ~missing & ~np.isin(cells, list(_TRUE | _FALSE))
@@ -208,6 +262,6 @@ def _parse_text_column(spec: ColumnSpec, values: Column, may_be_missing: bool) -
             row = int(np.flatnonzero(bad)[0])
             raise bad_request(f"column '{spec.name}' expects boolean values, got {describe(cells[row])} at row {row}")
         return np.isin(cells, list(_TRUE))
-    out = series.to_numpy(dtype=object, copy=True)
+    out: np.ndarray = series.to_numpy(dtype=object, copy=True)
     out[missing] = None
     return out

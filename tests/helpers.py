@@ -18,7 +18,7 @@ def free_port() -> int:
 
 
 def wait_until(
-    predicate: Callable[[], T | None | bool],
+    predicate: Callable[[], T | bool | None],
     *,
     timeout: float = 30.0,
     interval: float = 0.05,
@@ -36,7 +36,7 @@ def wait_until(
             result = predicate()
             if result:
                 return result  # type: ignore[return-value]
-        except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
+        except Exception as exc:
             last_error = exc
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_error!r})")

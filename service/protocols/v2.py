@@ -14,7 +14,7 @@ import numpy as np
 import orjson
 
 from service.errors import bad_request
-from service.table import RawTable, describe
+from service.table import Column, RawTable, describe
 
 DATATYPES = {
     "BOOL",
@@ -68,7 +68,7 @@ def parse(body: bytes) -> tuple[RawTable, str | None, str]:
         _, shape, data = tensors[0]
         rows = [data[i * shape[1] : (i + 1) * shape[1]] for i in range(shape[0])]
         return RawTable(rows=rows, n_rows=shape[0]), _id(request_id), str(method)
-    columns = {}
+    columns: dict[str, Column] = {}
     for name, shape, data in tensors:
         if len(shape) == 2 and shape[1] != 1:
             raise bad_request(f"input '{name}': shape {shape} holds several columns; send one input per column")

@@ -68,7 +68,9 @@ async def mlflow_webhook(request: Request, state: State) -> dict[str, Any]:
         raise ClientError("the webhook body is not JSON", 400, "BAD_REQUEST") from None
     if not isinstance(event, dict):
         raise ClientError("the webhook body must be a JSON object", 400, "BAD_REQUEST")
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    data = event.get("data")
+    if not isinstance(data, dict):
+        data = {}
     target = state.manager.target
     relevant = (
         (event.get("entity"), event.get("action")) in ALIAS_EVENTS

@@ -108,7 +108,9 @@ CASES: dict[str, tuple[Case, int, list[str]]] = {
     "two wrapper keys": (_raw(b'{"instances": [], "inputs": []}'), 400, ["exactly one of", "inputs", "instances"]),
     "params not an object": (_raw(b'{"inputs": [[1]], "params": 3}'), 400, ["params"]),
     "unknown predict method": (
-        _raw(b'{"inputs": [[1]], "params": {"predict_method": "explain"}}'), 400, ["predict_method"]
+        _raw(b'{"inputs": [[1]], "params": {"predict_method": "explain"}}'),
+        400,
+        ["predict_method"],
     ),
     "positional row of wrong width": (_raw(b'{"inputs": [[1, 2, 3]]}'), 400, ["3 values", "31 columns"]),
     "records that are not objects": (_raw(b'{"dataframe_records": [1, 2]}'), 400, ["row 0", "object"]),
@@ -146,17 +148,13 @@ def test_too_many_bytes_is_413_before_reading_it_all(demo_service: RunningServic
             yield b"[" + b"1," * 500 + b"1],"
         yield b"[1]]}"
 
-    response = httpx.post(
-        f"{demo_service.url}/invocations", content=body(), headers={"Content-Type": JSON}, timeout=30
-    )
+    response = httpx.post(f"{demo_service.url}/invocations", content=body(), headers={"Content-Type": JSON}, timeout=30)
     assert response.status_code == 413
     assert "MAX_REQUEST_BYTES" in response.json()["message"]
 
 
 def test_declared_length_over_the_limit_is_413(demo_service: RunningService) -> None:
-    response = httpx.post(
-        f"{demo_service.url}/invocations", content=b"x" * 1_000_001, headers={"Content-Type": JSON}
-    )
+    response = httpx.post(f"{demo_service.url}/invocations", content=b"x" * 1_000_001, headers={"Content-Type": JSON})
     assert response.status_code == 413
 
 

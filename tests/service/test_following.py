@@ -74,9 +74,7 @@ def test_alias_flips_under_load_fail_no_request(
 ) -> None:
     v = three_versions
     v.move(v.versions[0])
-    service = start_service(
-        {"MODEL_URI": v.uri, "MLFLOW_TRACKING_URI": mlflow_server.uri, "RELOAD_INTERVAL_S": "0.5"}
-    )
+    service = start_service({"MODEL_URI": v.uri, "MLFLOW_TRACKING_URI": mlflow_server.uri, "RELOAD_INTERVAL_S": "0.5"})
     flips = [v.versions[1], v.versions[2], v.versions[1], v.versions[0]]
     with Traffic(f"{service.url}/invocations", v.body, clients=8) as traffic:
         for version in flips:
@@ -97,7 +95,12 @@ def test_admin_reload_needs_the_token(
     v = three_versions
     v.move(v.versions[0])
     service = start_service(
-        {"MODEL_URI": v.uri, "MLFLOW_TRACKING_URI": mlflow_server.uri, "RELOAD_INTERVAL_S": "0", "ADMIN_TOKEN": "s3cret"}
+        {
+            "MODEL_URI": v.uri,
+            "MLFLOW_TRACKING_URI": mlflow_server.uri,
+            "RELOAD_INTERVAL_S": "0",
+            "ADMIN_TOKEN": "s3cret",
+        }
     )
     assert httpx.post(f"{service.url}/admin/reload").status_code == 401
     assert httpx.post(f"{service.url}/admin/reload", headers={"Authorization": "Bearer nope"}).status_code == 401

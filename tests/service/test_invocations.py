@@ -39,7 +39,9 @@ def test_same_predictions_as_mlflow_models_serve(
 def test_prediction_headers_and_request_id_echo(demo_model: RegisteredModel, demo_service: RunningService) -> None:
     body, content_type = all_formats(features(demo_model.frame, n=2))["dataframe_split"]
     response = httpx.post(
-        f"{demo_service.url}/invocations", content=body, headers={"Content-Type": content_type, "X-Request-ID": "abc-123"}
+        f"{demo_service.url}/invocations",
+        content=body,
+        headers={"Content-Type": content_type, "X-Request-ID": "abc-123"},
     )
     assert response.status_code == 200
     assert response.headers["x-model-name"] == demo_model.name

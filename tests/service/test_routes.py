@@ -34,14 +34,19 @@ def test_model_route_describes_the_served_version(demo_model: RegisteredModel, d
     assert info["loaded_at"]
 
 
-def test_metrics_route_counts_requests_by_route_template(demo_model: RegisteredModel, demo_service: RunningService) -> None:
+def test_metrics_route_counts_requests_by_route_template(
+    demo_model: RegisteredModel, demo_service: RunningService
+) -> None:
     httpx.get(f"{demo_service.url}/v2/models/{demo_model.name}")
     httpx.get(f"{demo_service.url}/no/such/path/{demo_model.name}")
     text = httpx.get(f"{demo_service.url}/metrics").text
     assert 'route="/v2/models/{name}"' in text
     assert 'route="unmatched"' in text
     assert f"/no/such/path/{demo_model.name}" not in text
-    assert f'model_info{{alias="Production",model="{demo_model.name}",run_id="{demo_model.run_id}",version="{demo_model.version}"}} 1.0' in text
+    assert (
+        f'model_info{{alias="Production",model="{demo_model.name}",run_id="{demo_model.run_id}",version="{demo_model.version}"}} 1.0'
+        in text
+    )
 
 
 def test_admin_and_webhook_routes_are_hidden_without_secrets(demo_service: RunningService) -> None:

@@ -17,8 +17,13 @@ from tests.processes import REPO, MlflowServer, RunningService, base_env
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "service", *args], env=base_env(**env), cwd=REPO, capture_output=True, text=True,
-        timeout=120, check=False,
+        [sys.executable, "-m", "service", *args],
+        env=base_env(**env),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -52,7 +57,9 @@ def test_unknown_model_alias_or_version_is_one_line_and_exit_2(suffix: str, demo
 
 
 def test_unreachable_registry_is_live_not_ready_then_ready(
-    demo_model: RegisteredModel, mlflow_server: MlflowServer, tmp_path: Path,
+    demo_model: RegisteredModel,
+    mlflow_server: MlflowServer,
+    tmp_path: Path,
     start_service: Callable[..., RunningService],
 ) -> None:
     """A second tracking server on the same store, started only after the service: the service waits for it."""

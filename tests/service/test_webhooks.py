@@ -64,7 +64,9 @@ def _sign(body: bytes, delivery_id: str, timestamp: str, secret: str = SECRET) -
 
 
 def test_mlflow_webhook_moves_the_service_with_polling_off(
-    webhook_server: MlflowServer, demo_model: RegisteredModel, start_service: Callable[..., RunningService],
+    webhook_server: MlflowServer,
+    demo_model: RegisteredModel,
+    start_service: Callable[..., RunningService],
 ) -> None:
     v = register_versions(webhook_server, demo_model, 2)
     service = start_service(
@@ -138,5 +140,3 @@ def test_a_valid_delivery_for_another_model_is_accepted_and_ignored(
     assert response.status_code == 200
     assert response.json() == {"accepted": True, "reloading": False}
     assert SECRET not in service.log_text()
-
-
