@@ -1,0 +1,98 @@
+"""The capture writer: the file layout drift reads, bounded memory, failures counted and retried."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from prometheus_client import CollectorRegistry
+
+from service.capture import CapturedBatch, CaptureWriter
+from service.metrics import Metrics
+from tests.helpers import wait_until
+
+
+def _batch(n: int, version: str = "3", at: float | None = None, request_id: str = "r1") -> CapturedBatch:
+    columns = {
+        "mean_radius": np.linspace(10, 20, n),
+        "size_band": np.array(["small", "large"] * (n // 2) + ["small"] * (n % 2), dtype=object),
+    }
+    return CapturedBatch("demo", version, columns, n, request_id, at or time.time(), np.arange(n) % 2)
+
+
+def _metrics() -> Metrics:
+    return Metrics(CollectorRegistry())
+
+
+def _count(metrics: Metrics, name: str) -> float:
+    return metrics.registry.get_sample_value(name) or 0.0
+
+
+def test_files_follow_the_contract(tmp_path: Path) -> None:
+    metrics = _metrics()
+    writer = CaptureWriter(str(tmp_path), metrics, flush_rows=1_000_000, flush_interval_s=3600)
+    at = 1_795_000_000.0  # 2026-11-18 11:06 UTC
+    assert writer.offer(_batch(4, at=at, request_id="a"))
+    assert writer.offer(_batch(3, version="4", at=at + 1, request_id="b"))
+    writer.close()
+    files = list(tmp_path.rglob("*.parquet"))
+    assert len(files) == 1
+    relative = files[0].relative_to(tmp_path)
+    assert relative.parts[:3] == ("model=demo", "date=2026-11-18", "hour=11")
+    assert relative.name.startswith("part-")
+    table = pq.read_table(files[0])
+    assert table.column_names == ["mean_radius", "size_band", "_request_id", "_timestamp", "_model_version", "_prediction"]
+    assert table.schema.field("_timestamp").type == pa.timestamp("ms", tz="UTC")
+    assert table.schema.field("size_band").type == pa.string()
+    assert table.column("_request_id").to_pylist() == ["a"] * 4 + ["b"] * 3
+    assert table.column("_model_version").to_pylist() == ["3"] * 4 + ["4"] * 3
+    assert table.column("_prediction").to_pylist() == [0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0]
+    assert _count(metrics, "capture_rows_total") == 7
+    assert not list(tmp_path.rglob(".*"))  # no temporary file left behind
+
+
+def test_rows_split_by_hour(tmp_path: Path) -> None:
+    writer = CaptureWriter(str(tmp_path), _metrics(), flush_interval_s=3600)
+    writer.offer(_batch(2, at=1_795_000_000.0))
+    writer.offer(_batch(2, at=1_795_000_000.0 + 3600))
+    writer.close()
+    hours = sorted(p.parent.name for p in tmp_path.rglob("*.parquet"))
+    assert hours == ["hour=11", "hour=12"]
+
+
+def test_a_full_queue_drops_and_counts_without_blocking(tmp_path: Path) -> None:
+    metrics = _metrics()
+    writer = CaptureWriter(str(tmp_path), metrics, max_rows=10, flush_rows=1_000, flush_interval_s=3600)
+    assert writer.offer(_batch(8))
+    assert not writer.offer(_batch(5))
+    assert _count(metrics, "capture_dropped_rows_total") == 5
+    writer.close()
+    assert sum(pq.read_metadata(p).num_rows for p in tmp_path.rglob("*.parquet")) == 8
+
+
+def test_flush_by_size_and_by_age(tmp_path: Path) -> None:
+    metrics = _metrics()
+    writer = CaptureWriter(str(tmp_path), metrics, flush_rows=10, flush_interval_s=0.3)
+    writer.offer(_batch(12))
+    wait_until(lambda: _count(metrics, "capture_rows_total") == 12, timeout=10, what="flush by size")
+    writer.offer(_batch(1))
+    wait_until(lambda: _count(metrics, "capture_rows_total") == 13, timeout=10, what="flush by age")
+    writer.close()
+
+
+def test_a_failing_store_keeps_rows_and_recovers(tmp_path: Path) -> None:
+    metrics = _metrics()
+    blocker = tmp_path / "capture"
+    blocker.write_text("a file where the folder should be")
+    writer = CaptureWriter(str(blocker), metrics, flush_rows=1, flush_interval_s=3600)
+    writer.offer(_batch(3))
+    wait_until(lambda: _count(metrics, "capture_write_errors_total") >= 1, timeout=10, what="a write error")
+    assert _count(metrics, "capture_rows_total") == 0
+    blocker.unlink()
+    wait_until(lambda: _count(metrics, "capture_rows_total") == 3, timeout=30, what="the retry")
+    writer.close()
+    assert _count(metrics, "capture_dropped_rows_total") == 0
+
