@@ -8,7 +8,7 @@ PY := .venv/bin/python
 DEMO_PORT ?= 8000
 export MLFLOW_TRACKING_URI ?= sqlite:///mlflow.db
 
-.PHONY: help install demo seed test lint format bench load monitor monitoring-tools k8s-rules image system-deps clean
+.PHONY: help install demo demo-loop seed test lint format bench load monitor monitoring-tools k8s-rules image system-deps clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ k8s-rules: install  ## regenerate the PrometheusRule from monitoring/alerts.yml
 
 image:  ## build the container image (needs a Docker engine; none on the dev machines here)
 	docker build -t aliasserve:$(or $(TAG),dev) .
+
+demo-loop: seed  ## the whole loop in a couple of minutes: traffic, drift, retraining, promotion, the service switching
+	$(PY) -m demo.loop
 
 system-deps:  ## Debian packages the full suite uses: prometheus, pushgateway, postgresql, wrk (needs root)
 	.ci/system-deps

@@ -73,6 +73,7 @@ class ManagedProcess:
 def base_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MODEL_", "CAPTURE_"))}
     env.update({"PYTHONUNBUFFERED": "1", "MLFLOW_ENABLE_ASYNC_LOGGING": "false"})
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # as an activated venv
     env.update(extra)
     return env
 
@@ -170,7 +171,6 @@ class MlflowModelsServe(ManagedProcess):
             "1",
         ]
         env = base_env(MLFLOW_TRACKING_URI=tracking_uri, MLFLOW_ALLOW_PICKLE_DESERIALIZATION="true")
-        env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"  # it execs `uvicorn` by name
         super().__init__(args, env, log_dir / f"mlflow-models-serve-{self.port}.log")
 
     def wait_ready(self, timeout: float = 180) -> None:

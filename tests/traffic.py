@@ -13,9 +13,9 @@ import httpx
 class Traffic:
     """`clients` threads posting `body` to `url` until stopped, or until `max_seconds` at the latest."""
 
-    def __init__(self, url: str, body: bytes, clients: int = 8, max_seconds: float = 180.0) -> None:
+    def __init__(self, url: str, body: bytes | list[bytes], clients: int = 8, max_seconds: float = 180.0) -> None:
         self.url = url
-        self.body = body
+        self.bodies = body if isinstance(body, list) else [body]
         self.clients = clients
         self.max_seconds = max_seconds
         self.statuses: Counter[int] = Counter()
@@ -48,10 +48,13 @@ class Traffic:
     def _client(self) -> None:
         deadline = time.monotonic() + self.max_seconds
         headers = {"Content-Type": "application/json"}
+        sent = 0
         with httpx.Client(timeout=30) as client:
             while not self._stop.is_set() and time.monotonic() < deadline:
+                body = self.bodies[sent % len(self.bodies)]
+                sent += 1
                 try:
-                    response = client.post(self.url, content=self.body, headers=headers)
+                    response = client.post(self.url, content=body, headers=headers)
                 except httpx.HTTPError as exc:
                     with self._lock:
                         self.failures.append(f"{type(exc).__name__}: {exc}")
