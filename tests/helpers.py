@@ -41,3 +41,14 @@ def wait_until(
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_error!r})")
         time.sleep(interval)
+
+
+def venv_binary(name: str) -> str:
+    """A console script of this environment (moto_server, st, ...), never a same-named one elsewhere on PATH."""
+    import sys
+    from pathlib import Path
+
+    beside = Path(sys.executable).parent / name
+    if not beside.exists():
+        raise FileNotFoundError(f"{name} is not installed in {beside.parent}: run `make install`")
+    return str(beside)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import boto3
@@ -10,7 +9,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.helpers import free_port, wait_until
+from tests.helpers import free_port, venv_binary, wait_until
 from tests.processes import ManagedProcess, base_env
 from training.data import load_demo_frame, read_frame, write_frame
 from training.errors import TrainingInputError
@@ -20,9 +19,7 @@ BUCKET = "training-data"
 
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    moto = shutil.which("moto_server")
-    if moto is None:
-        pytest.skip("moto_server is not installed")
+    moto = venv_binary("moto_server")
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     server = ManagedProcess(
