@@ -56,7 +56,7 @@ system-deps:  ## Debian packages the full suite uses: prometheus, pushgateway, p
 	.ci/system-deps
 
 test: install  ## the whole test suite
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 lint: install  ## ruff (lint + format check) and mypy --strict
 	$(PY) -m ruff check .
