@@ -60,9 +60,7 @@ def seed_demo(args: argparse.Namespace) -> dict[str, Any]:
         logger.info("%s@%s already exists (version %s): nothing to do", args.model_name, registry.PRODUCTION, existing)
         return {"model_name": args.model_name, "version": existing, "promoted": False, "seeded": False}
     logger.info("seeding %s from %s on %s", args.model_name, DEMO_SOURCE, uri)
-    result = train_and_register(
-        args.model_name, load_demo_frame(), DEMO_TARGET, promote=True, tracking_uri=uri, source=DEMO_SOURCE
-    )
+    result = train_and_register(args.model_name, load_demo_frame(), DEMO_TARGET, promote=True, tracking_uri=uri)
     return {**result.as_dict(), "seeded": True}
 
 

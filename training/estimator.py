@@ -11,7 +11,7 @@ from typing import Any
 
 import mlflow
 import pandas as pd
-import skops.io
+from mlflow.exceptions import MlflowException
 from sklearn.base import BaseEstimator, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
@@ -53,7 +53,7 @@ def production_clone(model_uri: str) -> Any:
     """An unfitted clone of the scikit-learn estimator behind `model_uri`."""
     try:
         fitted = mlflow.sklearn.load_model(model_uri)
-    except Exception as exc:
+    except MlflowException as exc:
         raise TrainingInputError(
             f"cannot retrain {model_uri} without an estimator: it does not load as a scikit-learn model ({exc})"
         ) from exc
@@ -82,4 +82,6 @@ def trusted_types(fitted: Any) -> list[str]:
     The estimator was built and fitted by this process, so its own types are the ones to trust;
     MLflow stores the list in the flavor config and hands it to skops on load.
     """
+    import skops.io  # seconds to import: commands that never log a model skip it
+
     return sorted(skops.io.get_untrusted_types(data=skops.io.dumps(fitted)))

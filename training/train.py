@@ -99,7 +99,8 @@ def _gate(
     production_score = None if production is None else _production_score(name, production, features, labels, metric)
     passed = production_score is None or passes(metric, challenger_score, production_score, tolerance)
     decision = decide(passed=passed, has_production=production is not None, promote=promote, forced=forced)
-    logger.info("gate: %s, %s %.4f vs Production %s", decision.value, metric, challenger_score, production_score)
+    versus = "no score" if production_score is None else f"{production_score:.4f}"
+    logger.info("gate: %s (%s %.4f, Production %s)", decision.value, metric, challenger_score, versus)
     return GateResult(decision, metric, tolerance, challenger_score, production_score, production, passed)
 
 
@@ -158,6 +159,7 @@ def train_and_register(
         mlflow.set_tags({ROLE_TAG: "training", **({DRIFT_RUN_TAG: drift_run_id} if drift_run_id else {})})
         _log_inputs(frame, target, model_name, chosen, source)
         fitted = _fit(chosen, fit_part, target)
+        logger.info("logging the model to run %s and registering it as %s", run.info.run_id, model_name)
         info = records.log_model(fitted, fit_part.drop(columns=[target]), model_name)
         version = str(info.registered_model_version)
         logger.info("registered %s version %s", model_name, version)
