@@ -36,6 +36,16 @@ demo: seed  ## set everything up and serve the demo model on http://127.0.0.1:$(
 	@echo
 	MODEL_URI=models:/demo@Production HOST=127.0.0.1 PORT=$(DEMO_PORT) LOG_FORMAT=text $(PY) -m service
 
+BENCH_ARGS ?=
+bench: install  ## throughput vs mlflow models serve and MLServer, reload latency, drift vs Evidently -> bench/*.md
+	.ci/system-deps
+	$(PY) -m bench $(BENCH_ARGS)
+	$(PY) -m bench.drift.run
+
+LOAD_ARGS ?=
+load: install  ## locust, headless and bounded (60 s), against make demo's service; reports in loadtests/reports/
+	$(PY) loadtests/run.py $(LOAD_ARGS)
+
 MONITOR_ARGS ?=
 monitor: install  ## Prometheus (alerts loaded) + Pushgateway on 127.0.0.1:9090/9091 scraping make demo's :8000
 	$(PY) -m monitoring.run_local $(MONITOR_ARGS)

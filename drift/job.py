@@ -17,7 +17,7 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
-from drift.capture_reader import Window, read_window
+from drift.capture_reader import CaptureRead, Window, read_window
 from drift.columns import check_capture_types, feature_kinds, mismatch_error, subsample
 from drift.mlflow_log import fail_drift_run, finish_drift_run, start_drift_run
 from drift.prediction import MODEL_VERSION, PREDICTION, PredictionSides, compare_predictions, prediction_sides
@@ -61,6 +61,20 @@ def _compare(
     return sides
 
 
+def _read_capture(settings: DriftSettings, window: Window, features: list[str]) -> CaptureRead:
+    """The sampled window; files lacking reference columns are skipped, or fatal when no file has them."""
+    name = settings.model_uri.name
+    read = read_window(
+        settings.capture_uri, name, window, features, [PREDICTION, MODEL_VERSION], settings.max_rows, settings.seed
+    )
+    if read.mismatched_files:
+        mismatch = mismatch_error(name, read.mismatched_files)
+        if read.frame.empty:
+            raise mismatch
+        logger.warning("skipped: %s", mismatch)
+    return read
+
+
 def run_drift_check(settings: DriftSettings) -> DriftResult:
     """Run one check; raises DriftError when it cannot run. The result holds the MLflow run id."""
     timings: dict[str, float] = {}
@@ -74,19 +88,7 @@ def run_drift_check(settings: DriftSettings) -> DriftResult:
         kinds = feature_kinds(reference.frame, settings.categorical)
         reference = replace(reference, frame=subsample(reference.frame, settings.max_rows, settings.seed))
     with _step(timings, "capture"):
-        read = read_window(
-            settings.capture_uri,
-            uri.name,
-            window,
-            list(kinds),
-            [PREDICTION, MODEL_VERSION],
-            settings.max_rows,
-            settings.seed,
-        )
-    if read.mismatched_files:
-        if read.frame.empty:
-            raise mismatch_error(uri.name, read.mismatched_files)
-        logger.warning("skipped %d capture files without the reference columns", len(read.mismatched_files))
+        read = _read_capture(settings, window, list(kinds))
     current = read.frame
     result = DriftResult(
         model=uri.name,

@@ -3,6 +3,12 @@
 Only rows the reference version answered (`_model_version`) are compared: after a promotion inside the
 window, the other version's answers say nothing about this one. Class labels (text, or integral numbers
 with few distinct values) are compared as categories, anything else with KS.
+
+The result is reported as the feature `prediction` in a section of its own and counts toward
+`drift_detected` only with `--include-prediction`. Off by default: predictions are a function of the
+inputs, which are already tested, so counting them adds no evidence of input drift, only one more test
+to correct for; what they add is the consequence (how far the served answers moved), a diagnostic for
+the report. Teams that act only when the answers move can turn it on.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from drift.plots import data_uri, distribution_png
+from drift.plots import CURRENT_COLOR, REFERENCE_COLOR, data_uri, distribution_png
 from drift.result import DriftResult, result_json
 from drift.verdict import FeatureVerdict
 
@@ -23,9 +23,15 @@ _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
 table{border-collapse:collapse;font-size:13px}td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}
 td:first-child,th:first-child{text-align:left}tr.drifted{background:#fde2e1}
-.plots{display:flex;flex-wrap:wrap;gap:8px}.plots img{border:1px solid #eee}
+.plots{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0;border:1px solid #eee;font-size:12px}
 .verdict{font-size:1.3rem;font-weight:600}
 """
+
+_KEY = (
+    f'<p><span style="color:{REFERENCE_COLOR}">■ reference</span> '
+    f'<span style="color:{CURRENT_COLOR}">■ current</span> '
+    "(numeric: density between the 0.5% and 99.5% quantiles; categorical: share of rows)</p>"
+)
 
 
 def _number(value: float | None, digits: int = 4) -> str:
@@ -72,9 +78,11 @@ def _table(verdicts: list[FeatureVerdict]) -> str:
 def _plot(verdict: FeatureVerdict, reference: pd.Series, current: pd.Series) -> str:
     c = verdict.comparison
     statistic, corrected = _number(c.distribution.statistic, 3), _number(verdict.p_value_corrected, 3)
-    subtitle = f"{c.distribution.test} {statistic}, p corr. {corrected}"
-    png = distribution_png(c.name, c.kind, reference, current, subtitle + (" DRIFT" if verdict.drifted else ""))
-    return f'<img alt="{escape(c.name)}" src="{data_uri(png)}">'
+    caption = f"<b>{escape(c.name)}</b> {c.distribution.test} {statistic}, p corr. {corrected}"
+    if verdict.drifted:
+        caption += " <b>drift</b>"
+    png = distribution_png(c.kind, reference, current)
+    return f'<figure><img alt="{escape(c.name)}" src="{data_uri(png)}"><figcaption>{caption}</figcaption></figure>'
 
 
 def render_html(
@@ -100,7 +108,7 @@ def render_html(
         f"distance floor {t.min_distance}. Drifted: {', '.join(map(escape, result.drifted_features)) or 'none'}.</p>",
     ]
     if result.features:
-        parts += ["<h2>Features</h2>", _table(result.features), "<h2>Distributions</h2><div class='plots'>"]
+        parts += ["<h2>Features</h2>", _table(result.features), "<h2>Distributions</h2>", _KEY, "<div class='plots'>"]
         ordered = sorted(result.features, key=lambda v: (not v.drifted, v.name))
         parts += [_plot(v, reference[v.name], current[v.name]) for v in ordered]
         parts.append("</div>")

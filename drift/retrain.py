@@ -11,6 +11,10 @@ synchronously, so the outcome (run, new version, promoted or not) goes into the 
 from __future__ import annotations
 
 import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -72,14 +76,15 @@ def retrain(
     }
     logger.info("retrain: starting %s entry point %r of %s", model, ENTRY_POINT, request.project_uri)
     try:
-        submitted = mlflow.projects.run(  # type: ignore[no-untyped-call]
-            uri=request.project_uri,
-            entry_point=ENTRY_POINT,
-            parameters=parameters,
-            env_manager="local",
-            synchronous=True,
-            experiment_name=experiment_name_for(model),
-        )
+        with _this_interpreter_first():
+            submitted = mlflow.projects.run(  # type: ignore[no-untyped-call]
+                uri=request.project_uri,
+                entry_point=ENTRY_POINT,
+                parameters=parameters,
+                env_manager="local",
+                synchronous=True,
+                experiment_name=experiment_name_for(model),
+            )
     except (ExecutionException, MlflowException) as exc:
         logger.error("retrain: training failed: %s", one_line(exc))
         return {"triggered": True, "status": "failed", "error": one_line(exc)}
@@ -88,3 +93,16 @@ def retrain(
         "retrain: run %s registered version %s, promoted %s", submitted.run_id, outcome["version"], outcome["promoted"]
     )
     return {"triggered": True, "status": "finished", "run_id": submitted.run_id, **outcome}
+
+
+@contextmanager
+def _this_interpreter_first() -> Iterator[None]:
+    """`env_manager="local"` runs the entry point's `python -m training ...` from PATH: make that this
+    interpreter, so a job started as `.venv/bin/python -m drift` (no activated venv) trains in its own
+    environment instead of whatever `python` comes first."""
+    before = os.environ.get("PATH", "")
+    os.environ["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{before}"
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = before

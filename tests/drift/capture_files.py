@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from numpy.typing import ArrayLike
 
 _SEQUENCE = itertools.count()
 
@@ -28,7 +29,7 @@ def partition_dir(root: Path, model: str, hour: datetime) -> Path:
 
 
 def capture_table(
-    inputs: pd.DataFrame, timestamps: Sequence[datetime], version: str, predictions: Sequence[float] | None
+    inputs: pd.DataFrame, timestamps: Sequence[datetime], version: str, predictions: ArrayLike | None
 ) -> pa.Table:
     table = pa.Table.from_pandas(inputs.reset_index(drop=True), preserve_index=False)
     millis = [int(t.timestamp() * 1000) for t in timestamps]
@@ -46,7 +47,7 @@ def write_capture(
     timestamps: datetime | Sequence[datetime],
     *,
     version: str = "1",
-    predictions: Sequence[float] | None = None,
+    predictions: ArrayLike | None = None,
     rows_per_file: int | None = None,
 ) -> list[Path]:
     """Write `inputs` as capture files, one or more per hour partition of the rows' timestamps."""

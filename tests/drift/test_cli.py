@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,50 +13,16 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from drift import DriftError
+from drift.cli import parse_command_line
+from drift.job import run_drift_check
 from tests.conftest import RegisteredModel
 from tests.drift.capture_files import write_capture
+from tests.drift.drift_process import END, Outcome, ZeroPredictor, demo_rows, finish_drift, start_drift
 from tests.helpers import free_port
-from tests.processes import REPO, MlflowServer, base_env
+from tests.processes import MlflowServer
 
-END = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SHIFTED = {"mean_radius", "mean_smoothness", "size_band"}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def result(self) -> dict[str, Any]:
-        return dict(json.loads(self.stdout.strip().splitlines()[-1]))
-
-
-def _start(args: list[str], **env: str) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "drift", "run", "--window-end", END.isoformat(), *args]
-    return subprocess.Popen(
-        command, cwd=REPO, env=base_env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-
-
-def _finish(processes: dict[str, subprocess.Popen[str]]) -> dict[str, Outcome]:
-    """Wait for processes started together (they run side by side: each spends seconds importing MLflow)."""
-    outcomes = {}
-    for name, process in processes.items():
-        stdout, stderr = process.communicate(timeout=240)
-        outcomes[name] = Outcome(process.returncode, stdout, stderr)
-    return outcomes
-
-
-def _current_rows(frame: pd.DataFrame, n: int, shift: bool, seed: int) -> pd.DataFrame:
-    """Rows drawn from the demo data; `shift` moves two numeric columns by 0.5σ and a fifth of size_band."""
-    rows = frame.drop(columns=["target"]).sample(n=n, replace=True, random_state=seed).reset_index(drop=True)
-    if shift:
-        for column in ("mean_radius", "mean_smoothness"):
-            rows[column] += 0.5 * frame[column].std()
-        rows.loc[np.random.default_rng(seed).random(n) < 0.2, "size_band"] = "large"
-    return rows
 
 
 def _write(root: Path, model: RegisteredModel, rows: pd.DataFrame, predictor: Any) -> Path:
@@ -77,29 +40,24 @@ def captures(demo_model: RegisteredModel, tmp_path_factory: pytest.TempPathFacto
     root = tmp_path_factory.mktemp("captures")
     frame = demo_model.frame
     return {
-        "shifted": _write(root / "shifted", demo_model, _current_rows(frame, 3_000, True, 1), predictor),
-        "unshifted": _write(root / "unshifted", demo_model, _current_rows(frame, 3_000, False, 2), predictor),
-        "few": _write(root / "few", demo_model, _current_rows(frame, 100, False, 3), predictor),
+        "shifted": _write(root / "shifted", demo_model, demo_rows(frame, 3_000, True, 1), predictor),
+        "unshifted": _write(root / "unshifted", demo_model, demo_rows(frame, 3_000, False, 2), predictor),
+        "few": _write(root / "few", demo_model, demo_rows(frame, 100, False, 3), predictor),
         "renamed": _write(
             root / "renamed",
             demo_model,
-            _current_rows(frame, 600, False, 4).rename(columns={"mean_radius": "radius_mean"}),
-            _Zeros(),
+            demo_rows(frame, 600, False, 4).rename(columns={"mean_radius": "radius_mean"}),
+            ZeroPredictor(),
         ),
     }
-
-
-class _Zeros:
-    def predict(self, rows: pd.DataFrame) -> np.ndarray:
-        return np.zeros(len(rows))
 
 
 @pytest.fixture(scope="module")
 def runs(demo_model: RegisteredModel, captures: dict[str, Path]) -> dict[str, Outcome]:
     uri, env = demo_model.uri, {"MLFLOW_TRACKING_URI": demo_model.tracking_uri}
-    return _finish(
+    return finish_drift(
         {
-            name: _start(["--model-uri", uri, "--capture-uri", str(captures[name]), "--window", "6h"], **env)
+            name: start_drift(["--model-uri", uri, "--capture-uri", str(captures[name]), "--window", "6h"], **env)
             for name in ("shifted", "unshifted", "few")
         }
     )
@@ -187,24 +145,19 @@ def model_without_reference(mlflow_server: MlflowServer) -> str:
 
 BAD_INPUTS: dict[str, tuple[int, str]] = {
     "unknown-model": (1, "unknown model 'no-such-model'"),
-    "unknown-alias": (1, "has no alias 'Staging'"),
     "no-reference-artifact": (1, "reference/reference.parquet"),
     "capture-columns-mismatch": (1, "mean_radius"),
     "tracking-unreachable": (1, "127.0.0.1"),
-    "unknown-categorical": (1, "nope"),
-    "missing-capture-root": (1, "does not exist"),
     "retrain-without-target": (2, "--target"),
 }
 
 
 @pytest.fixture(scope="module")
 def bad_runs(
-    demo_model: RegisteredModel,
-    captures: dict[str, Path],
-    model_without_reference: str,
-    tmp_path_factory: pytest.TempPathFactory,
+    demo_model: RegisteredModel, captures: dict[str, Path], model_without_reference: str
 ) -> dict[str, Outcome]:
-    name, capture = demo_model.name, str(captures["unshifted"])
+    """Real processes for one case of each kind; the other ways to fail are checked in-process below."""
+    capture = str(captures["unshifted"])
     tracking = {"MLFLOW_TRACKING_URI": demo_model.tracking_uri}
     unreachable = {
         "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}",
@@ -212,21 +165,17 @@ def bad_runs(
         "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
     }
     good = ["--model-uri", demo_model.uri, "--capture-uri", capture]
-    missing_root = str(tmp_path_factory.mktemp("empty") / "missing")
     commands: dict[str, tuple[list[str], dict[str, str]]] = {
         "unknown-model": (["--model-uri", "models:/no-such-model@Production", "--capture-uri", capture], tracking),
-        "unknown-alias": (["--model-uri", f"models:/{name}@Staging", "--capture-uri", capture], tracking),
         "no-reference-artifact": (["--model-uri", f"models:/{model_without_reference}@Production"], tracking),
         "capture-columns-mismatch": (
             ["--model-uri", demo_model.uri, "--capture-uri", str(captures["renamed"]), "--window", "6h"],
             tracking,
         ),
         "tracking-unreachable": (good, unreachable),
-        "unknown-categorical": ([*good, "--categorical", "size_band,nope"], tracking),
-        "missing-capture-root": (["--model-uri", demo_model.uri, "--capture-uri", missing_root], tracking),
         "retrain-without-target": ([*good, "--retrain", "--retrain-data", "x.csv"], tracking),
     }
-    return _finish({case: _start(args, **env) for case, (args, env) in commands.items()})
+    return finish_drift({case: start_drift(args, **env) for case, (args, env) in commands.items()})
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
@@ -238,3 +187,24 @@ def test_a_check_that_cannot_run_exits_non_zero_with_one_line(bad_runs: dict[str
     assert len(lines) == 1, outcome.stderr
     assert needle in lines[0]
     assert "Traceback" not in outcome.stderr + outcome.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model-uri", "models:/{name}@Staging"], "has no alias 'Staging'"),
+        (["--model-uri", "models:/{name}/999"], "has no version 999"),
+        (["--model-uri", "models:/{name}@Production", "--categorical", "size_band,nope"], "nope"),
+        (["--model-uri", "models:/{name}@Production", "--capture-uri", "{missing}"], "does not exist"),
+    ],
+    ids=["unknown-alias", "unknown-version", "unknown-categorical", "missing-capture-root"],
+)
+def test_other_reasons_a_check_cannot_run_are_drift_errors(
+    demo_model: RegisteredModel, captures: dict[str, Path], tmp_path: Path, args: list[str], message: str
+) -> None:
+    """These end in the same one-line handler as the cases above (DriftError), without a process each."""
+    argv = ["run", "--capture-uri", str(captures["unshifted"])]
+    argv += [a.format(name=demo_model.name, missing=tmp_path / "missing") for a in args]
+    settings = parse_command_line(argv, {"MLFLOW_TRACKING_URI": demo_model.tracking_uri})
+    with pytest.raises(DriftError, match=message):
+        run_drift_check(settings)

@@ -3,45 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-import numpy as np
-import pandas as pd
 from prometheus_client.parser import text_string_to_metric_families
 
-from drift.capture_reader import Window
 from drift.push import push
-from drift.result import DriftResult
-from drift.stats import compare_categorical, compare_numeric
-from drift.verdict import Thresholds, decide
-from tests.drift.conftest import Pushgateway
-
-
-def _result(current_rows: int = 2_000) -> DriftResult:
-    rng = np.random.default_rng(0)
-    comparisons = [
-        compare_numeric("mean_radius", rng.normal(size=2_000), rng.normal(size=2_000) + 1.0),
-        compare_numeric("mean_texture", rng.normal(size=2_000), rng.normal(size=2_000)),
-        compare_categorical("size_band", pd.Series(["a", "b"] * 1_000), pd.Series(["a", "b"] * 1_000)),
-    ]
-    end = datetime(2026, 3, 1, tzinfo=UTC)
-    result = DriftResult(
-        model="demo-push",
-        model_version="3",
-        model_uri="models:/demo-push@Production",
-        window=Window.ending(end, timedelta(hours=24)),
-        window_length="24h",
-        thresholds=Thresholds(),
-        min_rows=500,
-        reference_rows=2_000,
-        current_rows=current_rows,
-        window_rows=current_rows,
-        corrupt_files=[],
-        mismatched_files=0,
-    )
-    result.features = decide(comparisons, result.thresholds)
-    result.retrain = {"triggered": True, "status": "finished"}
-    return result
+from tests.drift.pushgateway import Pushgateway
+from tests.drift.results import drift_result
 
 
 def _samples(gateway: Pushgateway) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -60,7 +28,7 @@ def _key(name: str, **labels: str) -> tuple[str, frozenset[tuple[str, str]]]:
 
 def test_the_pushgateway_receives_every_drift_metric(start_pushgateway: Callable[[], Pushgateway]) -> None:
     gateway = start_pushgateway()
-    result = _result()
+    result = drift_result()
     push(result, gateway.url)
     samples = _samples(gateway)
     radius = result.features[0].comparison.distribution
@@ -80,8 +48,8 @@ def test_a_check_without_enough_data_replaces_the_old_verdict_instead_of_keeping
     start_pushgateway: Callable[[], Pushgateway],
 ) -> None:
     gateway = start_pushgateway()
-    push(_result(), gateway.url)
-    push(_result(current_rows=12), gateway.url)
+    push(drift_result(), gateway.url)
+    push(drift_result(current_rows=12), gateway.url)
     names = {name for name, _ in _samples(gateway)}
     assert _samples(gateway)[_key("drift_current_rows")] == 12
     assert "drift_detected" not in names

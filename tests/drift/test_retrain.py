@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import mlflow
@@ -10,7 +11,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.drift.capture_files import write_capture
-from tests.drift.test_cli import END, _current_rows, _finish, _start, _Zeros
+from tests.drift.drift_process import END, ZeroPredictor, demo_rows, finish_drift, start_drift
 from tests.processes import MlflowServer
 from training.data import load_demo_frame
 from training.train import train_and_register
@@ -25,15 +26,22 @@ def test_drift_retrains_once_and_the_cooldown_stops_a_second_retraining(
     first = train_and_register(name, frame, "target", alias="Production", tracking_uri=mlflow_server.uri)
     data = tmp_path / "train.parquet"
     frame.to_parquet(data)
-    rows = _current_rows(frame, 2_000, True, 5)
-    write_capture(tmp_path / "capture", name, rows, END, version=str(first.version), predictions=_Zeros().predict(rows))
+    rows = demo_rows(frame, 2_000, True, 5)
+    write_capture(
+        tmp_path / "capture",
+        name,
+        rows,
+        END - timedelta(minutes=5),
+        version=str(first.version),
+        predictions=ZeroPredictor().predict(rows),
+    )
     args = [
         "--model-uri", f"models:/{name}@Production", "--capture-uri", str(tmp_path / "capture"),
         "--retrain", "--retrain-data", str(data), "--target", "target", "--cooldown", "1h",
     ]  # fmt: skip
     env = {"MLFLOW_TRACKING_URI": mlflow_server.uri}
 
-    retrained = _finish({"first": _start(args, **env)})["first"]
+    retrained = finish_drift({"first": start_drift(args, **env)})["first"]
     assert retrained.code == 0, (retrained.stdout[-3000:], retrained.stderr)
     result = retrained.result
     assert result["drift_detected"] is True
@@ -51,7 +59,7 @@ def test_drift_retrains_once_and_the_cooldown_stops_a_second_retraining(
     assert client.get_model_version_by_alias(name, "Production").version == str(first.version)
     assert client.get_run(drift_run_id).data.tags["retrain_run_id"] == retrain["run_id"]
 
-    again = _finish({"again": _start(args, **env)})["again"]
+    again = finish_drift({"again": start_drift(args, **env)})["again"]
     assert again.code == 0, again.stderr
     assert again.result["drift_detected"] is True
     assert again.result["retrain"]["triggered"] is False
