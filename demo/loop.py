@@ -88,7 +88,8 @@ class Traffic(threading.Thread):
             i = offset
             while not self.stop.is_set():
                 response = client.post(
-                    f"{URL}/invocations", content=self.bodies[i % len(self.bodies)],
+                    f"{URL}/invocations",
+                    content=self.bodies[i % len(self.bodies)],
                     headers={"Content-Type": "application/json"},
                 )
                 key = response.headers.get("x-model-version", "?") if response.status_code == 200 else "failed"
@@ -109,8 +110,14 @@ def main() -> None:
     capture = WORK / "capture"
     say(f"starting the predictor on {URL}, following models:/demo@Production every second")
     env = {
-        **os.environ, "MODEL_URI": "models:/demo@Production", "PORT": str(PORT), "HOST": "127.0.0.1",
-        "RELOAD_INTERVAL_S": "1", "CAPTURE_URI": str(capture), "CAPTURE_FLUSH_INTERVAL_S": "2", "LOG_FORMAT": "text",
+        **os.environ,
+        "MODEL_URI": "models:/demo@Production",
+        "PORT": str(PORT),
+        "HOST": "127.0.0.1",
+        "RELOAD_INTERVAL_S": "1",
+        "CAPTURE_URI": str(capture),
+        "CAPTURE_FLUSH_INTERVAL_S": "2",
+        "LOG_FORMAT": "text",
     }
     service = subprocess.Popen([sys.executable, "-m", "service"], cwd=ROOT, env=env)
     try:
@@ -123,9 +130,24 @@ def main() -> None:
         time.sleep(3)  # one capture flush interval, so the window holds the rows just sent
         say("running the drift job: python -m drift run --retrain --promote ...")
         verdict = run(
-            "drift", "run", "--model-uri", "models:/demo@Production", "--capture-uri", str(capture),
-            "--window", "1h", "--min-rows", "200", "--retrain", "--retrain-data", str(labeled),
-            "--target", "target", "--promote", "--cooldown", "1m",
+            "drift",
+            "run",
+            "--model-uri",
+            "models:/demo@Production",
+            "--capture-uri",
+            str(capture),
+            "--window",
+            "1h",
+            "--min-rows",
+            "200",
+            "--retrain",
+            "--retrain-data",
+            str(labeled),
+            "--target",
+            "target",
+            "--promote",
+            "--cooldown",
+            "1m",
         )
         drifted_features = [name for name, f in verdict["features"].items() if f["drifted"]]  # type: ignore[union-attr]
         print(f"   drift_detected={verdict['drift_detected']}  drifted features: {', '.join(drifted_features)}")
@@ -142,7 +164,9 @@ def main() -> None:
     finally:
         service.send_signal(signal.SIGTERM)
         service.wait(timeout=30)
-    say("what to look at: `.venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db`, then open http://127.0.0.1:5000")
+    say(
+        "what to look at: `.venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db`, then open http://127.0.0.1:5000"
+    )
     print("   - Experiments > drift-demo: the drift run, per-feature p-values, drift_report.html (Artifacts)")
     print("   - Experiments > training-demo: the retraining run, tagged aliasserve.drift_run_id, gate.* scores")
     print("   - Models > demo: aliases Production (new), Previous (old); the drifted version's tag")

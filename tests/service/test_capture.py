@@ -44,7 +44,14 @@ def test_files_follow_the_contract(tmp_path: Path) -> None:
     assert relative.parts[:3] == ("model=demo", "date=2026-11-18", "hour=11")
     assert relative.name.startswith("part-")
     table = pq.read_table(files[0])
-    assert table.column_names == ["mean_radius", "size_band", "_request_id", "_timestamp", "_model_version", "_prediction"]
+    assert table.column_names == [
+        "mean_radius",
+        "size_band",
+        "_request_id",
+        "_timestamp",
+        "_model_version",
+        "_prediction",
+    ]
     assert table.schema.field("_timestamp").type == pa.timestamp("ms", tz="UTC")
     assert table.schema.field("size_band").type == pa.string()
     assert table.column("_request_id").to_pylist() == ["a"] * 4 + ["b"] * 3
@@ -95,4 +102,3 @@ def test_a_failing_store_keeps_rows_and_recovers(tmp_path: Path) -> None:
     wait_until(lambda: _count(metrics, "capture_rows_total") == 3, timeout=30, what="the retry")
     writer.close()
     assert _count(metrics, "capture_dropped_rows_total") == 0
-
