@@ -3,21 +3,19 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 UV_VERSION ?= 0.13.9
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv from PATH, else the PyPI package run as `python3 -m uv` (bootstrapped on first use).
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PY := .venv/bin/python
 DEMO_PORT ?= 8000
-export MLFLOW_TRACKING_URI ?= sqlite:///mlflow.db
 
 .PHONY: help install demo demo-loop seed test lint format bench load monitor monitoring-tools k8s-rules image system-deps clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(UV):
-	@echo ">> bootstrapping uv $(UV_VERSION) into ~/.local/bin"
-	python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
-
-.venv/.installed: pyproject.toml uv.lock | $(UV)
+.venv/.installed: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || { echo ">> bootstrapping uv $(UV_VERSION) from PyPI"; \
+		python3 -m pip install --quiet "uv==$(UV_VERSION)"; }
 	$(UV) sync --locked
 	@touch $@
 
