@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -73,6 +74,9 @@ def _serve(settings: object) -> None:
     configure(settings.log_level, settings.log_format)
     if settings.workers > 1 or settings.prometheus_multiproc_dir:
         _prepare_multiprocess_dir(settings.prometheus_multiproc_dir)
+    # uvicorn drains on SIGTERM, then restores the previous handler and raises the signal again: make that
+    # handler a clean exit, so an orderly stop ends with code 0 (Kubernetes, systemd and CI read it).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "service.app:create_app_from_env",
         factory=True,

@@ -18,6 +18,7 @@ from service import logs
 from service.batching import Batcher
 from service.capture import CaptureWriter
 from service.errors import ClientError, NotReadyError
+from service.logs import redact
 from service.metrics import Metrics
 from service.middleware import RequestContext
 from service.model_manager import ModelManager
@@ -64,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.service = AppState(settings, metrics, manager, predictor)
         manager.start()
-        log.info("following %s on %s", settings.model, _safe_uri(settings.mlflow_tracking_uri))
+        log.info("following %s on %s", settings.model, redact(settings.mlflow_tracking_uri))
         try:
             yield
         finally:
@@ -102,7 +103,9 @@ def create_app_from_env() -> FastAPI:
 def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ClientError)
     async def client_error(request: Request, exc: ClientError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
+        # After a 413 the rest of the body is unread: close the connection rather than drain it.
+        headers = {"Connection": "close"} if exc.status == 413 else None
+        return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
     @app.exception_handler(NotReadyError)
     async def not_ready(request: Request, exc: NotReadyError) -> JSONResponse:
@@ -127,11 +130,3 @@ def _error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             {"error_code": code, "message": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
         )
-
-
-def _safe_uri(uri: str) -> str:
-    """A tracking URI without credentials, fit for a log line."""
-    if "@" in uri and "://" in uri:
-        scheme, rest = uri.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return uri

@@ -1,15 +1,22 @@
 """Adaptive batching: concurrent requests for the same version share one model call.
 
 Requests queue up while the model is busy; the next call takes everything waiting (up to
-`max_batch_size` requests), optionally waiting `max_batch_wait_ms` for more. With one client there is no
-waiting at all unless a wait is configured. Each request keeps its own result and its own error: when a
-batched call fails, its requests are retried one by one, so one bad request never fails its batch-mates.
+`max_batch_size` requests), and waits up to `max_batch_wait_ms` for more only while traffic is
+concurrent (the previous call had batch-mates): a lone client never waits. Each request keeps its own
+result and its own error: when a batched call fails, its requests are retried one by one, so one bad
+request never fails its batch-mates.
+
+Calls run in one model thread, so a slow model never stalls the event loop. A model whose calls take
+well under a millisecond or two is called on the event loop itself: handing it to the thread and back
+costs two thread wake-ups, more than the call, and under CPU contention each wake-up can wait for a
+time slice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +26,15 @@ import numpy as np
 from service.loaded_model import LoadedModel
 from service.metrics import Metrics
 from service.schema import Columns
+
+INLINE_BELOW_S = 0.002
+"""Calls expected to take less CPU time than this (running average per version) run on the event loop."""
+INLINE_MAX_ROWS = 256
+_AVERAGE_WEIGHT = 0.2
+
+
+Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
+"""A request's future with its result or its error."""
 
 
 @dataclass
@@ -41,6 +57,9 @@ class Batcher:
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
         self._task: asyncio.Task[None] | None = None
+        self._last_batch = 1
+        self._call_seconds: dict[int, float] = {}
+        """Running average of the CPU time of a call, by `id()` of the loaded version."""
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._consume(), name="batcher")
@@ -66,32 +85,46 @@ class Batcher:
 
     async def _consume(self) -> None:
         loop = asyncio.get_running_loop()
+
+        def from_thread(outcomes: list[Outcome]) -> None:
+            loop.call_soon_threadsafe(_settle, outcomes)
+
         while True:
             jobs = [await self._queue.get()]
-            deadline = loop.time() + self.max_wait_s
+            wait_s = self.max_wait_s if self._last_batch > 1 else 0.0
+            deadline = loop.time() + wait_s
             while len(jobs) < self.max_batch_size:
                 if not self._queue.empty():
                     jobs.append(self._queue.get_nowait())
-                elif self.max_wait_s > 0 and (left := deadline - loop.time()) > 0:
+                elif wait_s > 0 and (left := deadline - loop.time()) > 0:
                     try:
                         jobs.append(await asyncio.wait_for(self._queue.get(), left))
                     except TimeoutError:
                         break
                 else:
                     break
+            self._last_batch = len(jobs)
             try:
                 for group in _groups(jobs):
-                    await loop.run_in_executor(self._executor, self._run_group, group, loop)
+                    if self._inline(group):
+                        self._run_group(group, _settle)
+                        await asyncio.sleep(0)  # let the answered requests respond, and new ones queue
+                    else:
+                        await loop.run_in_executor(self._executor, self._run_group, group, from_thread)
             finally:
                 for _ in jobs:
                     self._queue.task_done()
 
-    def _run_group(self, jobs: list[Job], loop: asyncio.AbstractEventLoop) -> None:
-        """In the model thread: one call for the group, or one call per job if the group call fails."""
+    def _inline(self, jobs: list[Job]) -> bool:
+        average = self._call_seconds.get(id(jobs[0].model))
+        return average is not None and average < INLINE_BELOW_S and sum(j.n_rows for j in jobs) <= INLINE_MAX_ROWS
+
+    def _run_group(self, jobs: list[Job], settle: Callable[[list[Outcome]], object]) -> None:
+        """One call for the group, or one call per job if the group call fails; `settle` hands out results."""
         live = [job for job in jobs if not job.future.done()]
         if not live:
             return
-        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        outcomes: list[Outcome] = []
         if len(live) > 1:
             try:
                 merged = {name: np.concatenate([job.columns[name] for job in live]) for name in live[0].columns}
@@ -103,23 +136,31 @@ class Batcher:
                 for job in live:
                     outcomes.append((job.future, output[offset : offset + job.n_rows], None))
                     offset += job.n_rows
-                loop.call_soon_threadsafe(_settle, outcomes)
+                settle(outcomes)
                 return
         for job in live:
             try:
                 outcomes.append((job.future, self._call(job, job.columns, job.n_rows), None))
             except Exception as exc:
                 outcomes.append((job.future, None, exc))
-        loop.call_soon_threadsafe(_settle, outcomes)
+        settle(outcomes)
 
     def _call(self, job: Job, columns: Columns, n_rows: int) -> Any:
         model = job.model
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         output = model.predict(columns, job.method, job.params)
+        self._remember_cost(id(model), time.thread_time() - cpu_started)
         self.metrics.inference_duration.labels(model.name, model.version).observe(time.perf_counter() - started)
         self.metrics.batch_rows.labels(model.name).observe(n_rows)
         self.metrics.predictions.labels(model.name, model.version).inc(n_rows)
         return output
+
+    def _remember_cost(self, key: int, seconds: float) -> None:
+        """CPU time of the calling thread, not wall time: a call preempted by other processes is not slow."""
+        if len(self._call_seconds) > 16 and key not in self._call_seconds:
+            self._call_seconds.clear()  # versions come and go: forget the old ones now and then
+        average = self._call_seconds.get(key)
+        self._call_seconds[key] = seconds if average is None else average + _AVERAGE_WEIGHT * (seconds - average)
 
 
 def _groups(jobs: list[Job]) -> list[list[Job]]:
@@ -130,7 +171,7 @@ def _groups(jobs: list[Job]) -> list[list[Job]]:
     return list(groups.values())
 
 
-def _settle(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+def _settle(outcomes: list[Outcome]) -> None:
     """On the event loop: hand each request its result or error (one wake-up for the whole group)."""
     for future, result, error in outcomes:
         if future.done():

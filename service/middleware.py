@@ -24,6 +24,8 @@ class RequestContext:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        """(requests counter, duration histogram) by (route, method, status): `labels()` takes a lock."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,10 +49,21 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             self.metrics.in_flight.dec()
-            route = _route_template(scope)
-            method = scope["method"]
-            self.metrics.requests.labels(route, method, str(status)).inc()
-            self.metrics.request_duration.labels(route, method).observe(time.perf_counter() - started)
+            counter, histogram = self._series(_route_template(scope), scope["method"], status)
+            counter.inc()
+            histogram.observe(time.perf_counter() - started)
+
+    def _series(self, route: str, method: str, status: int) -> tuple[Any, Any]:
+        key = (route, method, status)
+        series = self._children.get(key)
+        if series is None:
+            series = (
+                self.metrics.requests.labels(route, method, str(status)),
+                self.metrics.request_duration.labels(route, method),
+            )
+            if len(self._children) < 1000:  # routes are templates and methods few: this stays small
+                self._children[key] = series
+        return series
 
 
 def _client_id(scope: Scope) -> str | None:

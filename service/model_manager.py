@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.loaded_model import LoadedModel, ModelVersion, load_version
+from service.logs import redact
 from service.metrics import Metrics
 from service.model_uri import ModelURI
 from service.registry import AliasNotFound, Registry, RegistryUnavailable
@@ -170,7 +171,7 @@ class ModelManager:
             except Exception as exc:
                 self.metrics.reloads.labels("failure").inc()
                 delay = self._backoff.failed(meta.version)
-                self.last_error = f"version {meta.version} failed to load: {type(exc).__name__}: {exc}"
+                self.last_error = redact(f"version {meta.version} failed to load: {type(exc).__name__}: {exc}")
                 log.error("%s; still serving %s; retry in %.0fs", self.last_error, self._serving(), delay)
                 if loaded is not None:
                     loaded.discard()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.loaded_model import ModelVersion
+from service.logs import redact
 from service.model_uri import ModelURI
 
 
@@ -45,4 +46,4 @@ class Registry:
 
 def _first_line(text: str) -> str:
     line = text.strip().splitlines()[0] if text.strip() else ""
-    return line[:300]
+    return redact(line[:300])

@@ -1,0 +1,34 @@
+"""A tiny MLflow "model from code" whose predictions take as long as the request asks.
+
+Params: `sleep_s` (seconds to sleep before answering) and `trace` (a file that gets a `start` line when
+a call begins and an `end` line when it returns, so a test can count the calls a timed-out request left
+running, and tell what the service did while a call was still sleeping).
+Logged by `log_sleepy_model` in `tests/hardening/test_limits.py`; MLflow executes this file to load it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.pyfunc.model import PythonModel
+
+
+class SleepyModel(PythonModel):
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> list[float]:
+        params = params or {}
+        _trace(params, "start")
+        time.sleep(float(params.get("sleep_s", 0.0)))
+        _trace(params, "end")
+        return [2.0 * value for value in model_input["x"]]
+
+
+def _trace(params: dict[str, Any], event: str) -> None:
+    if params.get("trace"):
+        with open(params["trace"], "a", encoding="utf-8") as trace:
+            trace.write(f"{event}\n")
+
+
+mlflow.models.set_model(SleepyModel())
