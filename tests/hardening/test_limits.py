@@ -97,7 +97,9 @@ def test_a_declared_length_over_the_limit_is_refused_before_any_body(limited: Ru
 
 
 @pytest.mark.xfail(
-    strict=True, reason="after answering 413 the server keeps the connection open and reads the endless body on"
+    strict=False,
+    reason="the 413 says Connection: close, but whether uvicorn stops reading before the client's next chunks "
+    "depends on timing: sometimes it reads on (not strict until the service closes the socket itself)",
 )
 def test_after_a_413_the_rest_of_the_body_is_not_read(limited: RunningService) -> None:
     sock = rawhttp.connect(limited.url)
@@ -135,10 +137,6 @@ def test_the_next_request_after_a_timeout_is_answered(limited: RunningService) -
         _model_thread_free(limited)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="batching runs calls of low CPU time on the event loop: a waiting model blocks it, so no 504, no health",
-)
 def test_the_event_loop_keeps_serving_while_a_model_call_sleeps(limited: RunningService, tmp_path: Path) -> None:
     """A model that waits (I/O, a remote call) uses no CPU: it must still run off the event loop."""
     for _ in range(20):  # the service has seen that this version's calls are cheap (about 0.3 ms of CPU)
