@@ -32,8 +32,20 @@ def run_wrk(url: str, body: bytes, connections: int, seconds: float, timeout_s: 
         file.write(body)
         file.flush()
         args = [
-            "taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s",
-            f"--timeout={timeout_s:g}s", "--latency", "-s", str(SCRIPT), url, "--", file.name,
+            "taskset",
+            "-c",
+            LOAD_CPU,
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds:g}s",
+            f"--timeout={timeout_s:g}s",
+            "--latency",
+            "-s",
+            str(SCRIPT),
+            url,
+            "--",
+            file.name,
         ]
         done = subprocess.run(args, capture_output=True, text=True, check=True, timeout=seconds + timeout_s + 30)
     line = next((x for x in done.stdout.splitlines() if x.startswith("WRK_JSON ")), None)

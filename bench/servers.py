@@ -60,7 +60,7 @@ class Server:
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             ["taskset", "-c", SERVER_CPU, *self.args],
             env=self.env,
@@ -140,7 +140,14 @@ def process_tree(root: int) -> list[int]:
     return tree
 
 
-def ours(model: BenchModel, tracking_uri: str, out: Path, **settings: str) -> Server:
+def ours(
+    model: BenchModel,
+    tracking_uri: str,
+    out: Path,
+    key: str = "ours",
+    label: str = "aliasserve (this project)",
+    **settings: str,
+) -> Server:
     port = free_port()
     env = clean_env(
         MODEL_URI=model.uri,
@@ -148,12 +155,19 @@ def ours(model: BenchModel, tracking_uri: str, out: Path, **settings: str) -> Se
         HOST="127.0.0.1",
         PORT=str(port),
         LOG_FORMAT="text",
-        CAPTURE_URI=str(out / "capture" / model.key),
+        CAPTURE_URI=str(out / "capture" / f"{key}-{model.key}"),
         **settings,
     )
     return Server(
-        "ours", "aliasserve (this project)", [sys.executable, "-m", "service"], env, port,
-        "/health/ready", "/invocations", split_body(model), out / "logs" / f"ours-{model.key}.log",
+        key,
+        label,
+        [sys.executable, "-m", "service"],
+        env,
+        port,
+        "/health/ready",
+        "/invocations",
+        split_body(model),
+        out / "logs" / f"{key}-{model.key}.log",
     )
 
 
@@ -162,11 +176,31 @@ def mlflow_serve(model: BenchModel, tracking_uri: str, out: Path) -> Server:
     env = clean_env(MLFLOW_TRACKING_URI=tracking_uri)
     env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"  # it execs `uvicorn` by name
     args = [
-        sys.executable, "-m", "mlflow", "models", "serve", "-m", model.uri, "--env-manager", "local",
-        "-h", "127.0.0.1", "-p", str(port), "-w", "1",
+        sys.executable,
+        "-m",
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        model.uri,
+        "--env-manager",
+        "local",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-w",
+        "1",
     ]
     return Server(
-        "mlflow", "mlflow models serve", args, env, port, "/ping", "/invocations", split_body(model),
+        "mlflow",
+        "mlflow models serve",
+        args,
+        env,
+        port,
+        "/ping",
+        "/invocations",
+        split_body(model),
         out / "logs" / f"mlflow-{model.key}.log",
     )
 
@@ -174,12 +208,17 @@ def mlflow_serve(model: BenchModel, tracking_uri: str, out: Path) -> Server:
 def mlserver(model: BenchModel, tracking_uri: str, out: Path, python: Path, batching: bool) -> Server:
     """MLServer with the MLflow runtime on the V2 protocol (the route its adaptive batching serves)."""
     key = "mlserver-batch" if batching else "mlserver"
-    folder = out / "mlserver" / f"{key}-{model.key}"
+    folder = (out / "mlserver" / f"{key}-{model.key}").resolve()
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     settings = {
-        "host": "127.0.0.1", "http_port": port, "grpc_port": free_port(), "metrics_port": free_port(),
-        "debug": False, "metrics_dir": str(folder / ".metrics"), "environments_dir": str(folder / ".envs"),
+        "host": "127.0.0.1",
+        "http_port": port,
+        "grpc_port": free_port(),
+        "metrics_port": free_port(),
+        "debug": False,
+        "metrics_dir": str(folder / ".metrics"),
+        "environments_dir": str(folder / ".envs"),
     }
     model_settings: dict[str, object] = {
         "name": model.name,
@@ -194,7 +233,14 @@ def mlserver(model: BenchModel, tracking_uri: str, out: Path, python: Path, batc
     env["PATH"] = f"{python.parent}:{env.get('PATH', '')}"
     label = "MLServer 1.7.1, adaptive batching (32, 5 ms)" if batching else "MLServer 1.7.1"
     return Server(
-        key, label, [str(python.parent / "mlserver"), "start", str(folder)], env, port,
-        f"/v2/models/{model.name}/ready", f"/v2/models/{model.name}/infer", v2_body(model),
-        out / "logs" / f"{key}-{model.key}.log", cwd=folder,
+        key,
+        label,
+        [str(python.parent / "mlserver"), "start", str(folder)],
+        env,
+        port,
+        f"/v2/models/{model.name}/ready",
+        f"/v2/models/{model.name}/infer",
+        v2_body(model),
+        out / "logs" / f"{key}-{model.key}.log",
+        cwd=folder,
     )

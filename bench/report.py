@@ -1,0 +1,146 @@
+"""`bench/results.md`: the table of the issue, the ratios (medians of per-round ratios), the goals."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench.load import LoadResult
+from bench.throughput import ModelRun, ServerRun
+
+OURS, MLFLOW, MLSERVER, MLSERVER_BATCH = "ours", "mlflow", "mlserver", "mlserver-batch"
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _figure(run: ServerRun, connections: int, pick: Callable[[LoadResult], float]) -> float | None:
+    return _median([pick(r) for r in run.samples.get(connections, [])])
+
+
+def ratio(
+    ours: ServerRun | None, peer: ServerRun | None, connections: int, pick: Callable[[LoadResult], float]
+) -> float | None:
+    """Median over rounds of ours / peer, each round's pair measured side by side."""
+    if ours is None or peer is None:
+        return None
+    pairs = zip(ours.samples.get(connections, []), peer.samples.get(connections, []), strict=False)
+    return _median([pick(a) / pick(b) for a, b in pairs if pick(b) > 0])
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def _rps(r: LoadResult) -> float:
+    return r.rps
+
+
+def _p50(r: LoadResult) -> float:
+    return r.p50_ms
+
+
+def _p99(r: LoadResult) -> float:
+    return r.p99_ms
+
+
+def table(runs: list[ModelRun], connections: tuple[int, ...]) -> list[str]:
+    head = ["model", "server"]
+    for c in connections:
+        head += [f"c={c} req/s", f"c={c} p50 ms", f"c={c} p99 ms"]
+    head += ["errors", "peak RSS MiB"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for run in runs:
+        for i, server in enumerate(run.servers):
+            cells = [run.model.label if i == 0 else "", server.label]
+            if server.problem and not server.samples:
+                cells += ["—"] * (3 * len(connections)) + ["—", "—"]
+            else:
+                for c in connections:
+                    cells += [
+                        _fmt(_figure(server, c, _rps)),
+                        _fmt(_figure(server, c, _p50), 2),
+                        _fmt(_figure(server, c, _p99)),
+                    ]
+                errors = sum(r.errors for rs in server.samples.values() for r in rs)
+                cells += [str(errors), _fmt(server.peak_rss_mib, 0)]
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+@dataclass(frozen=True)
+class Goal:
+    text: str
+    value: float | None
+    target: str
+
+    @property
+    def met(self) -> bool | None:
+        if self.value is None:
+            return None
+        op, bound = self.target.split(" ")
+        return self.value >= float(bound) if op == ">=" else self.value <= float(bound)
+
+
+def goals(runs: list[ModelRun], high: int, low: int) -> list[Goal]:
+    by_key = {run.model.key: run for run in runs}
+    found: list[Goal] = []
+    forest, logreg = by_key.get("forest"), by_key.get("logreg")
+    if forest is not None:
+        ours, mlflow, batch = forest.server(OURS), forest.server(MLFLOW), forest.server(MLSERVER_BATCH)
+        found += [
+            Goal(f"forest, c={high}: req/s vs mlflow models serve", ratio(ours, mlflow, high, _rps), ">= 30"),
+            Goal(f"forest, c={high}: req/s vs MLServer (batching)", ratio(ours, batch, high, _rps), ">= 2"),
+            Goal(f"forest, c={high}: p99 vs MLServer (batching)", ratio(ours, batch, high, _p99), "<= 0.5"),
+        ]
+        rss_ours = ours.peak_rss_mib if ours else None
+        rss_mlflow = mlflow.peak_rss_mib if mlflow else None
+        memory = rss_ours / rss_mlflow if rss_ours and rss_mlflow else None
+        found.append(Goal("forest: peak RSS vs mlflow models serve", memory, "<= 1.5"))
+    if logreg is not None:
+        ours, mlflow, batch = logreg.server(OURS), logreg.server(MLFLOW), logreg.server(MLSERVER_BATCH)
+        found += [
+            Goal(
+                f"logistic regression, c={high}: req/s vs mlflow models serve", ratio(ours, mlflow, high, _rps), ">= 12"
+            ),
+            Goal(
+                f"logistic regression, c={high}: req/s vs MLServer (batching)", ratio(ours, batch, high, _rps), ">= 2"
+            ),
+            Goal(f"logistic regression, c={low}: p50 vs mlflow models serve", ratio(ours, mlflow, low, _p50), "<= 0.2"),
+        ]
+    return found
+
+
+def ratio_table(runs: list[ModelRun], connections: tuple[int, ...]) -> list[str]:
+    lines = [
+        "| model | peer | "
+        + " | ".join(f"c={c} req/s ×" for c in connections)
+        + " | "
+        + " | ".join(f"c={c} p99 ÷" for c in connections)
+        + " |"
+    ]
+    lines.append("|" + "---|" * (2 + 2 * len(connections)))
+    for run in runs:
+        ours = run.server(OURS)
+        for peer in run.servers:
+            if peer.key == OURS:
+                continue
+            cells = [run.model.label, peer.label]
+            cells += [_fmt(ratio(ours, peer, c, _rps), 1) for c in connections]
+            cells += [_fmt(ratio(ours, peer, c, _p99), 2) for c in connections]
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def goal_lines(found: list[Goal]) -> list[str]:
+    lines = ["| goal | measured | target | met |", "|---|---|---|---|"]
+    for goal in found:
+        verdict = {True: "yes", False: "**no**", None: "n/a"}[goal.met]
+        lines.append(f"| {goal.text} | {_fmt(goal.value, 2)} | {goal.target} | {verdict} |")
+    return lines
+
+
+def problems(runs: list[ModelRun]) -> list[str]:
+    return [f"- {run.model.label}, {s.label}: {s.problem}" for run in runs for s in run.servers if s.problem]
