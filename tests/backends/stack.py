@@ -6,7 +6,6 @@ import os
 import pwd
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import boto3
 import httpx
 
-from tests.helpers import free_port, wait_until
+from tests.helpers import free_port, venv_binary, wait_until
 from tests.processes import ManagedProcess, MlflowServer, base_env
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -75,7 +74,7 @@ class MotoS3(ManagedProcess):
     def __init__(self, log_dir: Path) -> None:
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        program = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+        program = venv_binary("moto_server")  # a moto_server elsewhere on PATH may be another version
         super().__init__([program, "-H", "127.0.0.1", "-p", str(self.port)], base_env(), log_dir / "moto.log")
 
     @property

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import itertools
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.conftest import RegisteredModel
 from tests.hardening.conftest import server_errors
+from tests.helpers import venv_binary
 from tests.processes import RunningService, base_env
 
 MAX_SECONDS = 25
@@ -28,7 +27,7 @@ OPTIONS = {
 
 
 def _schemathesis() -> str:
-    return shutil.which("st") or str(Path(sys.executable).parent / "st")
+    return venv_binary("st")
 
 
 def _problems(stdout: str) -> str:

@@ -15,13 +15,14 @@ from mlflow import MlflowClient
 from tests.conftest import RegisteredModel
 from tests.processes import REPO, RunningService, base_env
 
-RUN_SECONDS = 12
+RUN_SECONDS = 30  # users download the reference data first: leave them time to send
 
 
 def two_versions(demo_model: RegisteredModel) -> tuple[str, list[str]]:
     """A fresh name with two versions of the demo model (same artifacts, so no training); Production on the first."""
     client = MlflowClient(demo_model.tracking_uri)
     source = client.get_model_version(demo_model.name, demo_model.version).source  # models:/m-<logged model id>
+    assert source is not None
     name = f"load-{uuid.uuid4().hex[:8]}"
     client.create_registered_model(name)
     versions = [
