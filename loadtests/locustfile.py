@@ -50,15 +50,15 @@ def _arguments(parser: Any) -> None:
     parser.add_argument("--summary-file", default="", help="write versions seen, moves and failures as JSON")
 
 
-@events.test_start.add_listener  # type: ignore[untyped-decorator]
+@events.init.add_listener  # type: ignore[untyped-decorator]
 def _load_payloads(environment: Environment, **_: Any) -> None:
+    """At start-up, before the run's clock starts: importing MLflow and downloading take seconds."""
+    if environment.parsed_options is None or not environment.host:
+        return  # not a run from the command line (e.g. the web UI without --host): nothing to prepare
     try:
         _payloads_from_reference(environment)
     except Exception as exc:
-        log.error("cannot build payloads from the served model's reference data: %s", exc)
-        environment.process_exit_code = 2
-        if environment.runner is not None:
-            environment.runner.quit()
+        raise SystemExit(f"error: cannot build payloads from the served model's reference data: {exc}") from None
 
 
 def _payloads_from_reference(environment: Environment) -> None:

@@ -10,6 +10,7 @@ Defaults fit `make demo` (another terminal): its service on port 8000 and its re
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -69,8 +70,13 @@ def main(argv: list[str] | None = None) -> int:
         str(args.reports / "summary.json"),
         *classes,
     ]
+    (args.reports / "summary.json").unlink(missing_ok=True)
     code = subprocess.run(command, check=False).returncode
     print(f"reports: {args.reports}/load_stats.csv, load.html, summary.json")
+    summary = args.reports / "summary.json"
+    if code == 0 and (not summary.exists() or not sum(json.loads(summary.read_text())["versions_seen"].values())):
+        print("error: no request was answered during the run", file=sys.stderr)
+        return 1
     return code
 
 
