@@ -180,3 +180,15 @@ class MlflowModelsServe(ManagedProcess):
             return httpx.get(f"{self.url}/ping", timeout=2).status_code == 200
 
         wait_until(ready, timeout=timeout, interval=0.2, what=f"mlflow models serve on {self.url}")
+
+
+def webhook_delivery_env() -> dict[str, str]:
+    """What an `mlflow server` needs to deliver webhooks to services on loopback or in a cluster, quickly."""
+    from cryptography.fernet import Fernet
+
+    return {
+        "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+        "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+        "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+    }

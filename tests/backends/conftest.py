@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from cryptography.fernet import Fernet
 
 from tests.backends.stack import PG_BIN, MotoS3, PostgresCluster, S3MlflowServer
 from tests.conftest import RegisteredModel
-from tests.processes import RunningService
+from tests.processes import RunningService, webhook_delivery_env
 from tests.service.test_following import Versions, register_versions
 from tests.service.test_webhooks import SECRET
 
@@ -51,10 +50,7 @@ def pg_s3_mlflow(
         artifacts_uri=f"s3://{BUCKET}/artifacts",
         extra_env={
             **moto_s3.client_env,
-            "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-            "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
-            "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
-            "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+            **webhook_delivery_env(),
         },
     )
     server.start()

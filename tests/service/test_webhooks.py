@@ -12,11 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography.fernet import Fernet
 
 from tests.conftest import RegisteredModel
 from tests.helpers import wait_until
-from tests.processes import MlflowServer, RunningService
+from tests.processes import MlflowServer, RunningService, webhook_delivery_env
 from tests.service.test_following import register_versions, served_version
 
 SECRET = "webhook-secret-for-tests"
@@ -28,10 +27,7 @@ def webhook_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowS
     server = MlflowServer(
         tmp_path_factory.mktemp("mlflow-webhooks"),
         extra_env={
-            "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-            "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
-            "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
-            "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+            **webhook_delivery_env(),
         },
     )
     server.start()
