@@ -7,9 +7,9 @@ models load the same way.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
+
+from bench.venv import ensure_venv
 
 ENV_DIR = Path(__file__).resolve().parent / "envs" / "mlserver"
 PACKAGES = (
@@ -24,14 +24,4 @@ PACKAGES = (
 
 def ensure_mlserver(base_python: str) -> Path:
     """The environment's python, creating the environment when missing. Raises when uv fails."""
-    python = ENV_DIR / "bin" / "python"
-    marker = ENV_DIR / ".installed"
-    if python.exists() and marker.exists() and marker.read_text() == "\n".join(PACKAGES):
-        return python
-    uv = shutil.which("uv")
-    if uv is None:
-        raise RuntimeError("uv is not on PATH: it creates the MLServer environment")
-    subprocess.run([uv, "venv", "--quiet", "--allow-existing", str(ENV_DIR), "--python", base_python], check=True)
-    subprocess.run([uv, "pip", "install", "--quiet", "--python", str(python), *PACKAGES], check=True)
-    marker.write_text("\n".join(PACKAGES))
-    return python
+    return ensure_venv(ENV_DIR, PACKAGES, base_python, "MLServer")
