@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -27,9 +28,22 @@ SERVER_CPU = "0"
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free loopback port below Linux's ephemeral range (32768-60999).
+
+    A port the kernel hands out for `bind(0)` can be handed out again to another process (tests run beside
+    the bench) before the server binds it; MLServer then keeps running without its REST server. Below
+    the ephemeral range only someone choosing a port on purpose can take it.
+    """
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20_000, 32_000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port in 20000-32000")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
