@@ -68,6 +68,7 @@ def _serve(settings: object) -> None:
     import uvicorn
 
     from service.logs import configure, uvicorn_log_config
+    from service.server import ConnectionLimits, protocol_factory
     from service.settings import Settings
 
     assert isinstance(settings, Settings)
@@ -84,11 +85,13 @@ def _serve(settings: object) -> None:
         port=settings.port,
         workers=settings.workers,
         loop="uvloop",
-        http="service.server:NoDelayHttpToolsProtocol",
+        http=protocol_factory(
+            ConnectionLimits(settings.header_timeout_s, settings.body_timeout_s, settings.max_header_bytes)
+        ),
         log_config=uvicorn_log_config(),
         log_level=settings.log_level,
         access_log=False,
-        timeout_keep_alive=5,
+        timeout_keep_alive=5,  # also how long a new connection may stay silent (service/server.py)
         timeout_graceful_shutdown=int(settings.shutdown_grace_s),
         limit_concurrency=None,
         h11_max_incomplete_event_size=65536,

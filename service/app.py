@@ -23,6 +23,7 @@ from service.logs import redact
 from service.metrics import Metrics
 from service.middleware import RequestContext
 from service.model_manager import ModelManager
+from service.model_thread import ModelCallsStuck
 from service.predictor import Predictor
 from service.registry import Registry
 from service.routes import admin, health, scoring, v2
@@ -115,9 +116,18 @@ def create_app_from_env() -> FastAPI:
 def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ClientError)
     async def client_error(request: Request, exc: ClientError) -> JSONResponse:
-        # After a 413 the rest of the body is unread: close the connection rather than drain it.
+        # After a 413 the rest of the body is unread: the connection is closed (service/server.py closes any
+        # connection answered before its body was read); the header tells the client so.
         headers = {"Connection": "close"} if exc.status == 413 else None
         return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(ModelCallsStuck)
+    async def stuck(request: Request, exc: ModelCallsStuck) -> JSONResponse:
+        return JSONResponse(
+            {"error_code": "TEMPORARILY_UNAVAILABLE", "message": str(exc)},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(NotReadyError)
     async def not_ready(request: Request, exc: NotReadyError) -> JSONResponse:

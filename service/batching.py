@@ -6,18 +6,20 @@ concurrent (the previous call had batch-mates): a lone client never waits. Each 
 result and its own error: when a batched call fails, its requests are retried one by one, so one bad
 request never fails its batch-mates.
 
-Calls run in one model thread, so a slow model never stalls the event loop. A model whose calls take
-well under a millisecond or two is called on the event loop itself: handing it to the thread and back
-costs two thread wake-ups, more than the call, and under CPU contention each wake-up can wait for a
-time slice.
+Calls run in one model thread, so a slow model never stalls the event loop. A call that outlives
+`abandon_after_s` once all its requests have timed out is abandoned (`service/model_thread.py`), so one
+call that never returns does not take the service down with it. A model whose calls take well under a
+millisecond or two is called on the event loop itself: handing it to the thread and back costs two thread
+wake-ups, more than the call, and under CPU contention each wake-up can wait for a time slice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,12 +27,17 @@ import numpy as np
 
 from service.loaded_model import LoadedModel
 from service.metrics import Metrics
+from service.model_thread import ModelThreads
 from service.schema import Columns
+
+log = logging.getLogger(__name__)
 
 INLINE_BELOW_S = 0.002
 """Calls expected to take less CPU time than this (running average per version) run on the event loop."""
 INLINE_MAX_ROWS = 256
 _AVERAGE_WEIGHT = 0.2
+_RECHECK_S = 0.1
+"""How often a call that outlived its timeout is looked at again (stuck at the cap, or about to return)."""
 
 
 Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
@@ -50,12 +57,14 @@ class Job:
 class Batcher:
     """One consumer task feeding a single model thread; `submit` is what request handlers await."""
 
-    def __init__(self, metrics: Metrics, max_batch_size: int = 64, max_batch_wait_ms: float = 2.0) -> None:
+    def __init__(
+        self, metrics: Metrics, max_batch_size: int = 64, max_batch_wait_ms: float = 2.0, abandon_after_s: float = 60.0
+    ) -> None:
         self.metrics = metrics
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_batch_wait_ms / 1000
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self._threads = ModelThreads(metrics, abandon_after_s)
         self._task: asyncio.Task[None] | None = None
         self._last_batch = 1
         self._call_seconds: dict[int, float] = {}
@@ -64,12 +73,24 @@ class Batcher:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._consume(), name="batcher")
 
+    @property
+    def abandon_after_s(self) -> float:
+        """A thread call running this long, with every request waiting on it timed out, is abandoned."""
+        return self._threads.timeout_s
+
+    @abandon_after_s.setter
+    def abandon_after_s(self, seconds: float) -> None:
+        self._threads.timeout_s = seconds
+
     async def stop(self) -> None:
-        """Finish what is queued, then stop."""
-        await self._queue.join()
+        """Finish what is queued, then stop; a call stuck past the cap is not waited for."""
+        finished = False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), self.abandon_after_s + 1)
+            finished = True
         if self._task is not None:
             self._task.cancel()
-        self._executor.shutdown(wait=True)
+        self._threads.shutdown(wait=finished)
 
     def submit(
         self, model: LoadedModel, columns: Columns, n_rows: int, method: str, params: dict[str, Any] | None = None
@@ -77,18 +98,16 @@ class Batcher:
         """Queue the rows; the future settles with this request's own output or error.
 
         A future that is already done when its batch comes up (timed out, or its client went away) is
-        not scored.
+        not scored. While model calls are stuck (see `service/model_thread.py`) it raises ModelCallsStuck.
         """
+        if self._threads.stuck:
+            raise self._threads.stuck_error()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(Job(model, columns, n_rows, method, params, future))
         return future
 
     async def _consume(self) -> None:
         loop = asyncio.get_running_loop()
-
-        def from_thread(outcomes: list[Outcome]) -> None:
-            loop.call_soon_threadsafe(_settle, outcomes)
-
         while True:
             jobs = [await self._queue.get()]
             wait_s = self.max_wait_s if self._last_batch > 1 else 0.0
@@ -110,10 +129,46 @@ class Batcher:
                         self._run_group(group, _settle)
                         await asyncio.sleep(0)  # let the answered requests respond, and new ones queue
                     else:
-                        await loop.run_in_executor(self._executor, self._run_group, group, from_thread)
+                        await self._in_thread(group)
             finally:
                 for _ in jobs:
                     self._queue.task_done()
+
+    async def _in_thread(self, jobs: list[Job]) -> None:
+        """Run the group in the model thread; stop waiting for it if it is abandoned (see `_watch`)."""
+        loop = asyncio.get_running_loop()
+        call = _ThreadCall(loop, jobs)
+        running = loop.run_in_executor(self._threads.current, self._run_group, jobs, call.answer)
+        running.add_done_callback(call.returned)
+        call.timer = loop.call_later(self.abandon_after_s, self._watch, call, running)
+        try:
+            await call.waiter
+        finally:
+            if call.timer is not None:
+                call.timer.cancel()  # the latest one: `_watch` re-arms it
+        if running.done():
+            self._threads.resume()
+
+    def _watch(self, call: _ThreadCall, running: asyncio.Future[Any]) -> None:
+        """At `abandon_after_s` into the call: abandon it if every request it serves has been answered."""
+        if call.waiter.done():
+            return
+        model = call.jobs[0].model
+        if not call.answered and all(job.future.done() for job in call.jobs):
+            if self._threads.abandon(running, model.name, model.version):
+                call.waiter.set_result(None)
+                return
+            self._refuse_queued()
+        call.timer = call.loop.call_later(_RECHECK_S, self._watch, call, running)
+
+    def _refuse_queued(self) -> None:
+        """Stuck: what is queued would only time out behind the stuck call; answer it now."""
+        error = self._threads.stuck_error()
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if not job.future.done():
+                job.future.set_exception(error)
+            self._queue.task_done()
 
     def _inline(self, jobs: list[Job]) -> bool:
         """Only native scikit-learn calls, which are CPU-bound: a pyfunc model may wait (I/O, sleep) for long
@@ -165,6 +220,29 @@ class Batcher:
             self._call_seconds.clear()  # versions come and go: forget the old ones now and then
         average = self._call_seconds.get(key)
         self._call_seconds[key] = seconds if average is None else average + _AVERAGE_WEIGHT * (seconds - average)
+
+
+class _ThreadCall:
+    """One group's call in the model thread, as the event loop follows it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, jobs: list[Job]) -> None:
+        self.loop = loop
+        self.jobs = jobs
+        self.answered = False
+        """Set by the model thread as it hands out the results: the call is returning, not stuck."""
+        self.waiter: asyncio.Future[None] = loop.create_future()
+        self.timer: asyncio.TimerHandle | None = None
+
+    def answer(self, outcomes: list[Outcome]) -> None:
+        """In the model thread."""
+        self.answered = True
+        self.loop.call_soon_threadsafe(_settle, outcomes)
+
+    def returned(self, running: asyncio.Future[Any]) -> None:
+        if not running.cancelled() and (error := running.exception()) is not None:
+            log.error("model thread call failed: %s: %s", type(error).__name__, error, exc_info=error)
+        if not self.waiter.done():
+            self.waiter.set_result(None)
 
 
 def _groups(jobs: list[Job]) -> list[list[Job]]:

@@ -44,7 +44,11 @@ class CapturedBatch:
 
 
 def open_root(uri: str) -> tuple[pafs.FileSystem, str, bool]:
-    """The filesystem, the root path on it, and whether renames are atomic there (local folders)."""
+    """The filesystem, the root path on it, and whether it is a local folder.
+
+    Only a local folder needs its directories made, and only there is a rename atomic: on object storage
+    `create_dir` writes empty marker objects and a "rename" is a copy.
+    """
     if "://" in uri:
         filesystem, path = pafs.FileSystem.from_uri(uri)
         return filesystem, path.rstrip("/"), isinstance(filesystem, pafs.LocalFileSystem)
@@ -60,7 +64,7 @@ class CaptureWriter:
         flush_rows: int = 10_000,
         flush_interval_s: float = 60,
     ) -> None:
-        self.fs, self.root, self.atomic_rename = open_root(uri)
+        self.fs, self.root, self.local = open_root(uri)
         self.metrics = metrics
         self.max_rows = max_rows
         self.flush_rows = flush_rows
@@ -154,9 +158,9 @@ class CaptureWriter:
     def _write_file(self, model: str, hour: datetime, batches: list[CapturedBatch]) -> None:
         folder = f"{self.root}/model={model}/date={hour:%Y-%m-%d}/hour={hour:%H}"
         name = f"part-{int(time.time() * 1000)}-{self._host}-{os.getpid()}-{next(self._seq)}.parquet"
-        self.fs.create_dir(folder, recursive=True)
         table = _table(batches)
-        if self.atomic_rename:
+        if self.local:
+            self.fs.create_dir(folder, recursive=True)
             temporary = f"{folder}/.{name}.tmp"
             pq.write_table(table, temporary, filesystem=self.fs, compression="zstd")
             self.fs.move(temporary, f"{folder}/{name}")

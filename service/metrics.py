@@ -29,7 +29,7 @@ def multiprocess_dir() -> str | None:
 
 
 class Metrics:
-    """Every metric of SPEC's table, plus `model_ready` and `model_alias_missing`."""
+    """Every metric of SPEC's table, plus `model_ready`, `model_alias_missing` and the abandoned model calls."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.multiprocess = multiprocess_dir() is not None
@@ -59,6 +59,18 @@ class Metrics:
             "model_batch_rows", "Rows per model call.", ["model"], buckets=ROW_BUCKETS, registry=reg
         )
         self.predictions = Counter("model_predictions_total", "Rows predicted.", ["model", "version"], registry=reg)
+        self.abandoned_calls = Counter(
+            "model_abandoned_calls_total",
+            "Model calls left running in their thread after outliving REQUEST_TIMEOUT_S.",
+            ["model", "version"],
+            registry=reg,
+        )
+        self.abandoned_threads = Gauge(
+            "model_abandoned_threads",
+            "Abandoned model calls still running (at the cap, predictions answer 503).",
+            registry=reg,
+            multiprocess_mode="livesum",
+        )
         self.info = Gauge(
             "model_info",
             "The version being served (1), per worker the highest.",

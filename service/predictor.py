@@ -41,6 +41,7 @@ class Predictor:
     ) -> None:
         self.manager = manager
         self.batcher = batcher
+        batcher.abandon_after_s = timeout_s  # a call that outlives every request waiting on it is abandoned
         self.capture = capture
         self.max_rows = max_rows
         self.timeout_s = timeout_s

@@ -61,7 +61,19 @@ class Settings(BaseSettings):
     """Requests with more rows get 413."""
 
     request_timeout_s: float = Field(default=60.0, gt=0)
-    """A prediction that takes longer answers 504 (as `mlflow models serve`)."""
+    """A prediction that takes longer answers 504 (as `mlflow models serve`). A model call still running
+    after this long, with every request waiting on it answered, is abandoned to its thread; at most 4 such
+    calls may still run, beyond that predictions answer 503."""
+
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    """A request's headers must be complete this long after the connection opened or the previous response
+    was sent: else 408 and the connection is closed. A connection idle for 5 s is closed silently."""
+
+    body_timeout_s: float = Field(default=10.0, gt=0)
+    """Longest pause in a request body's bytes while the service waits for them: else 408 and close."""
+
+    max_header_bytes: int = Field(default=65_536, ge=1024)
+    """Request line and headers above this size get 431 and the connection is closed."""
 
     model_cache_size: int = Field(default=2, ge=1)
     """Loaded versions kept in memory, so a rollback to a recent version swaps without downloading."""

@@ -34,6 +34,16 @@ class RegisteredModel:
     def uri(self) -> str:
         return f"models:/{self.name}@Production"
 
+    def service_env(self, **settings: str) -> dict[str, str]:
+        """A service following this model: polling and capture off unless `settings` say otherwise."""
+        return {
+            "MODEL_URI": self.uri,
+            "MLFLOW_TRACKING_URI": self.tracking_uri,
+            "RELOAD_INTERVAL_S": "0",
+            "CAPTURE_URI": "",
+            **settings,
+        }
+
 
 @pytest.fixture(scope="session")
 def demo_model(mlflow_server: MlflowServer) -> RegisteredModel:

@@ -9,6 +9,9 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+GIVE_UP: tuple[type[Exception], ...] = (RuntimeError,)
+"""What a `wait_until` predicate raises when waiting cannot help, e.g. "service exited" (tests/processes.py)."""
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
@@ -26,20 +29,25 @@ def wait_until(
 ) -> T:
     """Poll `predicate` until it returns something truthy; fail with `what` after `timeout` seconds.
 
-    Exceptions raised by the predicate count as "not yet" (a server that is still starting refuses
-    connections), and the last one is reported on time-out.
+    Most exceptions raised by the predicate count as "not yet" (a server that is still starting refuses
+    connections, an assertion not true yet), and the last one is reported on time-out. A RuntimeError
+    means waiting is pointless (tests/processes.py raises one when the process waited on has exited): it
+    is raised at once.
     """
     deadline = time.monotonic() + timeout
-    last_error: BaseException | None = None
+    last_error: Exception | None = None
     while True:
         try:
             result = predicate()
             if result:
                 return result  # type: ignore[return-value]
+        except GIVE_UP:
+            raise
         except Exception as exc:
             last_error = exc
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_error!r})")
+            message = f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_error!r})"
+            raise TimeoutError(message) from last_error
         time.sleep(interval)
 
 

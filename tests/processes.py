@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -145,6 +147,21 @@ class RunningService(ManagedProcess):
             return httpx.get(f"{self.url}/health/live", timeout=2).status_code == 200
 
         wait_until(live, timeout=timeout, interval=0.1, what=f"service live on {self.url}")
+
+
+@contextmanager
+def serving(env: dict[str, str], log_dir: Path, wait: str = "ready") -> Iterator[RunningService]:
+    """A service started for a fixture's lifetime: waited for (`ready` or `live`), stopped on the way out."""
+    service = RunningService(env, log_dir=log_dir)
+    service.start()
+    try:
+        if wait == "ready":
+            service.wait_ready()
+        else:
+            service.wait_live()
+        yield service
+    finally:
+        service.terminate()
 
 
 class MlflowModelsServe(ManagedProcess):

@@ -10,7 +10,7 @@ import pytest
 
 from tests.backends.stack import PG_BIN, MotoS3, PostgresCluster, S3MlflowServer
 from tests.conftest import RegisteredModel
-from tests.processes import RunningService, webhook_delivery_env
+from tests.processes import RunningService, serving, webhook_delivery_env
 from tests.service.test_following import Versions, register_versions
 from tests.service.test_webhooks import SECRET
 
@@ -93,7 +93,7 @@ def pg_service(
     backend: Backend, pg_versions: Versions, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningService]:
     """One replica on this registry: polling off (webhooks move it), capture to S3 flushed every 0.5 s."""
-    service = RunningService(
+    with serving(
         backend.service_env(
             MODEL_URI=pg_versions.uri,
             RELOAD_INTERVAL_S="0",
@@ -101,9 +101,6 @@ def pg_service(
             CAPTURE_URI=f"s3://{BUCKET}/capture",
             CAPTURE_FLUSH_INTERVAL_S="0.5",
         ),
-        log_dir=tmp_path_factory.mktemp("pg-service"),
-    )
-    service.start()
-    service.wait_ready()
-    yield service
-    service.terminate()
+        tmp_path_factory.mktemp("pg-service"),
+    ) as service:
+        yield service

@@ -24,8 +24,12 @@ KEY = re.compile(r"^capture/model=(?P<model>[^/]+)/date=\d{4}-\d{2}-\d{2}/hour=\
 
 
 def _objects(backend: Backend, prefix: str) -> list[str]:
+    return list(_sizes(backend, prefix))
+
+
+def _sizes(backend: Backend, prefix: str) -> dict[str, int]:
     pages = backend.s3.client().get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
-    return [item["Key"] for page in pages for item in page.get("Contents", [])]
+    return {item["Key"]: item["Size"] for page in pages for item in page.get("Contents", [])}
 
 
 def _parquet(backend: Backend, key: str) -> pa.Table:
@@ -73,7 +77,10 @@ def test_capture_files_land_in_s3_in_the_contract_layout(
     backend: Backend, pg_versions: Versions, captured: tuple[RunningService, set[str], str]
 ) -> None:
     service, ids, version = captured
-    keys = [k for k in _objects(backend, "capture/") if not k.endswith("/")]  # pyarrow's create_dir markers
+    sizes = _sizes(backend, "capture/")
+    markers = sorted(key for key, size in sizes.items() if key.endswith("/") or size == 0)
+    assert markers == [], "empty directory marker objects written under the capture prefix"
+    keys = list(sizes)
     assert keys, "no capture object in S3"
     assert all(KEY.match(key) for key in keys), keys
     assert {KEY.match(key)["model"] for key in keys} == {pg_versions.name}  # type: ignore[index]

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.conftest import RegisteredModel
-from tests.processes import RunningService
+from tests.processes import RunningService, serving
 
 MAX_REQUEST_BYTES = 8_000_000
 """Above the 3 MB cells of the hostile payloads, so those reach the parser and the model."""
@@ -17,21 +17,13 @@ MAX_REQUEST_BYTES = 8_000_000
 @pytest.fixture(scope="package")
 def target(demo_model: RegisteredModel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
     root = tmp_path_factory.mktemp("hardening")
-    service = RunningService(
-        {
-            "MODEL_URI": demo_model.uri,
-            "MLFLOW_TRACKING_URI": demo_model.tracking_uri,
-            "RELOAD_INTERVAL_S": "0",
-            "CAPTURE_URI": str(root / "capture"),
-            "MAX_REQUEST_BYTES": str(MAX_REQUEST_BYTES),
-            "MAX_ROWS": "1000",
-        },
-        log_dir=root,
-    )
-    service.start()
-    service.wait_ready()
-    yield service
-    service.terminate()
+    with serving(
+        demo_model.service_env(
+            CAPTURE_URI=str(root / "capture"), MAX_REQUEST_BYTES=str(MAX_REQUEST_BYTES), MAX_ROWS="1000"
+        ),
+        root,
+    ) as service:
+        yield service
 
 
 def server_errors(service: RunningService) -> dict[str, float]:

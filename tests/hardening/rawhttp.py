@@ -12,7 +12,8 @@ CHUNK = b"a" * 65536
 
 @dataclass
 class Outcome:
-    """What came back while we kept sending: a response's first bytes, or the server closing on us."""
+    """What came back while we kept sending: a response (whole, as far as the server sent it), and whether
+    the server closed the connection."""
 
     sent: int
     response: bytes = b""
@@ -49,8 +50,18 @@ def stream_until_answered(sock: socket.socket, frame: bytes, max_bytes: int, sta
         except BlockingIOError:
             continue
         except (BrokenPipeError, ConnectionResetError):
+            # Refused and closed between select and send: what the server answered is still readable.
+            _receive(sock, outcome)
             outcome.closed = True
             return outcome
+    return outcome
+
+
+def read_response(sock: socket.socket, timeout: float = 10.0) -> Outcome:
+    """Wait for the server's answer to what was sent: a whole response, or the connection closing."""
+    sock.setblocking(False)
+    outcome = Outcome(sent=0)
+    _receive(sock, outcome, timeout)
     return outcome
 
 
@@ -58,8 +69,13 @@ def chunk_frame(payload: bytes = CHUNK) -> bytes:
     return b"%x\r\n" % len(payload) + payload + b"\r\n"
 
 
-def wait_closed(sockets: dict[str, socket.socket], timeout: float) -> set[str]:
-    """The names of the connections the server closed (EOF or reset) within one shared `timeout`."""
+def wait_closed(
+    sockets: dict[str, socket.socket], timeout: float, received: dict[str, bytes] | None = None
+) -> set[str]:
+    """The names of the connections the server closed (EOF or reset) within one shared `timeout`.
+
+    What the server sent on each before closing is added to `received`, when given.
+    """
     for sock in sockets.values():
         sock.setblocking(False)
     closed: set[str] = set()
@@ -74,16 +90,62 @@ def wait_closed(sockets: dict[str, socket.socket], timeout: float) -> set[str]:
                 data = b""
             if not data:
                 closed.add(open_[sock])
+            elif received is not None:
+                received[open_[sock]] = received.get(open_[sock], b"") + data
     return closed
 
 
-def _receive(sock: socket.socket, outcome: Outcome) -> None:
-    try:
-        data = sock.recv(65536)
-    except (ConnectionResetError, BrokenPipeError):
-        outcome.closed = True
-        return
-    if data:
-        outcome.response = data
-    else:
-        outcome.closed = True
+def read_responses(sock: socket.socket, count: int, timeout: float = 10.0) -> list[bytes]:
+    """The next `count` responses (fewer if the server closes or `timeout` passes), e.g. to pipelined requests."""
+    sock.setblocking(False)
+    outcome = Outcome(sent=0)
+    _receive(sock, outcome, timeout, count)
+    responses = []
+    while (length := _response_length(outcome.response)) is not None:
+        responses.append(outcome.response[:length])
+        outcome.response = outcome.response[length:]
+    return responses
+
+
+def _receive(sock: socket.socket, outcome: Outcome, timeout: float = 10.0, count: int = 1) -> None:
+    """Read until `count` responses are whole (head and Content-Length body) or the server closes.
+
+    TCP is a stream: a head and its body may come in separate reads.
+    """
+    deadline = time.monotonic() + timeout
+    while (
+        _whole_responses(outcome.response) < count
+        and select.select([sock], [], [], max(0.0, deadline - time.monotonic()))[0]
+    ):
+        try:
+            data = sock.recv(65536)
+        except BlockingIOError:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            outcome.closed = True
+            return
+        if not data:
+            outcome.closed = True
+            return
+        outcome.response += data
+
+
+def _whole_responses(data: bytes) -> int:
+    whole = 0
+    while (length := _response_length(data)) is not None:
+        whole += 1
+        data = data[length:]
+    return whole
+
+
+def _response_length(data: bytes) -> int | None:
+    """Bytes of the first response in `data` (head and Content-Length body), None until it is all there."""
+    head, separator, body = data.partition(b"\r\n\r\n")
+    if not separator:
+        return None
+    size = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            size = int(value)
+    return len(head) + 4 + size if len(body) >= size else None

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import RegisteredModel
 from tests.helpers import free_port, wait_until
-from tests.processes import MlflowServer, RunningService
+from tests.processes import MlflowServer, RunningService, serving
 
 ADMIN_TOKEN = "adm-7Qz1-token"
 WEBHOOK_SECRET = "whk-9Xv2-secret"
@@ -38,7 +38,7 @@ def _signed(body: bytes, secret: str = WEBHOOK_SECRET) -> dict[str, str]:
 def secured(
     demo_model: RegisteredModel, mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningService]:
-    service = RunningService(
+    with serving(
         {
             "MODEL_URI": demo_model.uri,
             "MLFLOW_TRACKING_URI": _with_password(mlflow_server.uri),  # mlflow server without auth ignores it
@@ -48,18 +48,15 @@ def secured(
             "LOG_LEVEL": "debug",
             "CAPTURE_URI": str(tmp_path_factory.mktemp("secured-capture")),
         },
-        log_dir=tmp_path_factory.mktemp("secured"),
-    )
-    service.start()
-    service.wait_ready()
-    yield service
-    service.terminate()
+        tmp_path_factory.mktemp("secured"),
+    ) as service:
+        yield service
 
 
 @pytest.fixture(scope="module")
 def unreachable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
     """Credentials in the URI of a registry that is down; API docs turned off."""
-    service = RunningService(
+    with serving(
         {
             "MODEL_URI": "models:/anything@Production",
             "MLFLOW_TRACKING_URI": _with_password(f"http://127.0.0.1:{free_port()}"),
@@ -67,12 +64,10 @@ def unreachable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSer
             "DOCS_ENABLED": "false",
             "CAPTURE_URI": "",
         },
-        log_dir=tmp_path_factory.mktemp("unreachable"),
-    )
-    service.start()
-    service.wait_live()
-    yield service
-    service.terminate()
+        tmp_path_factory.mktemp("unreachable"),
+        wait="live",
+    ) as service:
+        yield service
 
 
 def _exercise(service: RunningService, row: dict[str, object], model: str) -> None:

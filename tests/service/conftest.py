@@ -8,26 +8,19 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RegisteredModel
-from tests.processes import MlflowModelsServe, RunningService
+from tests.processes import MlflowModelsServe, RunningService, serving
 
 
 @pytest.fixture(scope="session")
 def demo_service(demo_model: RegisteredModel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
     root = tmp_path_factory.mktemp("demo-service")
-    service = RunningService(
-        {
-            "MODEL_URI": demo_model.uri,
-            "MLFLOW_TRACKING_URI": demo_model.tracking_uri,
-            "CAPTURE_URI": str(root / "capture"),
-            "MAX_ROWS": "1000",
-            "MAX_REQUEST_BYTES": "1000000",
-        },
-        log_dir=root,
-    )
-    service.start()
-    service.wait_ready()
-    yield service
-    service.terminate()
+    with serving(
+        demo_model.service_env(
+            RELOAD_INTERVAL_S="5", CAPTURE_URI=str(root / "capture"), MAX_ROWS="1000", MAX_REQUEST_BYTES="1000000"
+        ),
+        root,
+    ) as service:
+        yield service
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import RegisteredModel
 from tests.helpers import wait_until
-from tests.processes import MlflowServer, RunningService, webhook_delivery_env
+from tests.processes import MlflowServer, RunningService, serving, webhook_delivery_env
 from tests.service.test_following import register_versions, served_version
 
 SECRET = "webhook-secret-for-tests"
@@ -38,20 +38,8 @@ def webhook_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowS
 @pytest.fixture(scope="module")
 def secured_service(demo_model: RegisteredModel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
     root = tmp_path_factory.mktemp("secured")
-    service = RunningService(
-        {
-            "MODEL_URI": demo_model.uri,
-            "MLFLOW_TRACKING_URI": demo_model.tracking_uri,
-            "RELOAD_INTERVAL_S": "0",
-            "WEBHOOK_SECRET": SECRET,
-            "CAPTURE_URI": "",
-        },
-        log_dir=root,
-    )
-    service.start()
-    service.wait_ready()
-    yield service
-    service.terminate()
+    with serving(demo_model.service_env(WEBHOOK_SECRET=SECRET), root) as service:
+        yield service
 
 
 def _sign(body: bytes, delivery_id: str, timestamp: str, secret: str = SECRET) -> str:
