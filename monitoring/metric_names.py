@@ -60,6 +60,20 @@ METRICS: tuple[Metric, ...] = (
     Metric("model_batch_rows", "histogram", ("model",), "predictor", "Rows per model call."),
     Metric("model_predictions_total", "counter", ("model", "version"), "predictor", "Rows predicted."),
     Metric(
+        "model_abandoned_calls_total",
+        "counter",
+        ("model", "version"),
+        "predictor",
+        "Model calls left running in their thread after outliving REQUEST_TIMEOUT_S (every request answered 504).",
+    ),
+    Metric(
+        "model_abandoned_threads",
+        "gauge",
+        (),
+        "predictor",
+        "Abandoned model calls still running; at 4 (MAX_ABANDONED) predictions answer 503 until one returns.",
+    ),
+    Metric(
         "model_info", "gauge", ("model", "alias", "version", "run_id"), "predictor", "1 for the version being served."
     ),
     Metric(
@@ -92,6 +106,13 @@ METRICS: tuple[Metric, ...] = (
         (),
         "predictor",
         "Input rows that should have been recorded but were dropped (queue full, write error).",
+    ),
+    Metric(
+        "capture_write_errors_total",
+        "counter",
+        (),
+        "predictor",
+        "Capture files that could not be written (their rows are kept and retried).",
     ),
     Metric("drift_statistic", "gauge", _DRIFT_FEATURE_TEST, "drift", "Test statistic per feature."),
     Metric("drift_p_value", "gauge", _DRIFT_FEATURE_TEST, "drift", "p-value per feature (uncorrected)."),

@@ -119,6 +119,7 @@ class Metrics:
             self.info.remove(*self._info_labels)
         self.info.labels(*labels).set(1)
         self._info_labels = labels
+        self.abandoned_calls.labels(model, version)  # the series exists at 0 from the start: increase() sees 1
 
     def exposition(self) -> tuple[bytes, str]:
         if self.multiprocess:

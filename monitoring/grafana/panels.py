@@ -49,12 +49,16 @@ def panel(
 
 
 def timeseries(title: str, description: str, targets: list[dict[str, Any]], **kwargs: Any) -> Panel:
-    """Lines over time; pass `log_scale=True` for p-values, `bars=True` for counts per interval."""
-    log_scale, bars = kwargs.pop("log_scale", False), kwargs.pop("bars", False)
+    """Lines over time; pass `log_scale=True` for p-values, `bars=True` for counts per interval, and
+    `limit=4` to draw a red line where a limit is reached."""
+    log_scale, bars, limit = kwargs.pop("log_scale", False), kwargs.pop("bars", False), kwargs.pop("limit", None)
     custom: dict[str, Any] = {"drawStyle": "bars" if bars else "line", "fillOpacity": 10, "showPoints": "never"}
     if log_scale:
         custom["scaleDistribution"] = {"type": "log", "log": 10}
     defaults = {"custom": custom, **kwargs.pop("defaults", {})}
+    if limit is not None:
+        custom["thresholdsStyle"] = {"mode": "line"}
+        defaults["thresholds"] = thresholds((None, "green"), (limit, "red"))
     options = {
         "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
         "tooltip": {"mode": "multi", "sort": "desc"},

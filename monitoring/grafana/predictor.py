@@ -1,4 +1,4 @@
-"""Dashboard rows for the predictor: traffic, and the model it serves (version, batching, capture)."""
+"""Dashboard rows for the predictor: traffic, and the model it serves (version, batching, calls, capture)."""
 
 from __future__ import annotations
 
@@ -111,7 +111,6 @@ def model_panels() -> list[Panel]:
             "Batch size distribution",
             "Model calls by rows per call (model_batch_rows buckets).",
             [target(f"sum by (le) (increase(model_batch_rows_bucket{{{MODEL}}}{RATE}))", "{{le}}", heatmap=True)],
-            width=8,
         ),
         timeseries(
             "Batch size quantiles",
@@ -124,15 +123,8 @@ def model_panels() -> list[Panel]:
                     "mean",
                 ),
             ],
-            width=8,
         ),
-        timeseries(
-            "Inference time",
-            "Time in the model call, by version (p50, p99).",
-            quantiles("model_inference_duration_seconds", MODEL, by="version", qs=(0.5, 0.99)),
-            unit="s",
-            width=8,
-        ),
+        *model_call_panels(),
         timeseries(
             "Capture",
             "Rows recorded for drift detection and rows dropped, per second.",
@@ -141,6 +133,43 @@ def model_panels() -> list[Panel]:
                 target(f"sum(rate(capture_dropped_rows_total{{{JOB}}}{RATE}))", "dropped"),
             ],
             unit="suffix: rows/s",
-            width=24,
+            width=16,
+        ),
+        timeseries(
+            "Capture write errors",
+            "Capture files that failed to write, per interval. Their rows are kept and retried; "
+            "rows are dropped only once the queue is full (Capture).",
+            [target(f"sum by (instance) (increase(capture_write_errors_total{{{JOB}}}{RATE}))", "{{instance}}")],
+            bars=True,
+            width=8,
+        ),
+    ]
+
+
+def model_call_panels() -> list[Panel]:
+    """How long model calls take, and the calls that outlived REQUEST_TIMEOUT_S and were left running."""
+    return [
+        timeseries(
+            "Inference time",
+            "Time in the model call, by version (p50, p99).",
+            quantiles("model_inference_duration_seconds", MODEL, by="version", qs=(0.5, 0.99)),
+            unit="s",
+            width=8,
+        ),
+        timeseries(
+            "Abandoned model calls",
+            "Model calls that outlived REQUEST_TIMEOUT_S (their requests answered 504) and were left running "
+            "in their thread, per interval and version.",
+            [target(f"sum by (version) (increase(model_abandoned_calls_total{{{MODEL}}}{RATE}))", "v{{version}}")],
+            bars=True,
+            width=8,
+        ),
+        timeseries(
+            "Abandoned calls still running",
+            "Abandoned model calls that have not returned, per replica. At 4 no spare thread is left: "
+            "predictions answer 503 until one returns.",
+            [target(f"sum by (instance) (model_abandoned_threads{{{JOB}}})", "{{instance}}")],
+            limit=4,
+            width=8,
         ),
     ]

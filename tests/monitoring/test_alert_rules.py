@@ -34,7 +34,12 @@ def test_promtool_unit_tests_pass(test_file: Path) -> None:
 
 
 def test_there_are_unit_test_files() -> None:
-    assert [path.name for path in TEST_FILES] == ["alerts.drift.test.yml", "alerts.test.yml"]
+    assert [path.name for path in TEST_FILES] == [
+        "alerts.capture.test.yml",
+        "alerts.drift.test.yml",
+        "alerts.model-calls.test.yml",
+        "alerts.test.yml",
+    ]
 
 
 def test_every_alert_has_a_firing_case_and_a_quiet_case() -> None:

@@ -41,6 +41,11 @@ def test_a_missing_metric_is_named() -> None:
     assert exposition_problems(spec_page(skip="model_ready")) == ["model_ready: missing"]
 
 
+def test_only_a_labelled_metric_may_be_unused() -> None:
+    assert exposition_problems(spec_page(skip="model_predictions_total"), unused={"model_predictions_total"}) == []
+    assert exposition_problems(spec_page(skip="model_ready"), unused={"model_ready"}) == ["model_ready: missing"]
+
+
 def test_a_wrong_label_is_named() -> None:
     problems = exposition_problems(spec_page(relabel=("http_requests_total", "status", "code")))
 
