@@ -2,10 +2,11 @@
 
 Layout: `{root}/model={name}/date=YYYY-MM-DD/hour=HH/part-*.parquet` (UTC). Only the hour partitions
 overlapping the window are listed; names starting with `.` or `_` (files being written, markers) are
-ignored. Two passes keep memory bounded by the sample, not the window: the first reads only
-`_timestamp` of each file to find the rows inside the window, then a seeded draw picks at most
-`max_rows` of them uniformly, and the second pass reads the needed columns of one file at a time and
-keeps only the drawn rows. A file that cannot be read is skipped and counted, never fatal.
+ignored. Two passes keep memory bounded by the sample, not the window: the first finds the rows inside
+the window from each file's `_timestamp` statistics, reading that column only for files that straddle
+a window edge; a seeded draw picks at most `max_rows` of them uniformly; the second pass reads the
+needed columns of one file at a time and keeps only the drawn rows. A file that cannot be read is
+skipped and counted, never fatal.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from drift import DriftError
 logger = logging.getLogger(__name__)
 
 TIMESTAMP = "_timestamp"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UNREADABLE = (pa.ArrowException, OSError, ValueError)
 
 
@@ -103,11 +105,40 @@ def list_window_files(filesystem: pa_fs.FileSystem, root: str, model: str, windo
     return sorted(paths)
 
 
+def _millis(instant: datetime) -> int:
+    """Milliseconds since the epoch, floored, in integer arithmetic (no float rounding at the edges)."""
+    return (instant.astimezone(UTC) - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _timestamp_range(parquet: pq.ParquetFile) -> tuple[int, int] | None:
+    """The file's first and last `_timestamp` in ms from its row-group statistics; None when unknown or
+    when a timestamp is missing (a missing one is outside every window, so the column must be read)."""
+    metadata = parquet.metadata
+    low, high = None, None
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        chunks = (row_group.column(i) for i in range(row_group.num_columns))
+        chunk = next((c for c in chunks if c.path_in_schema == TIMESTAMP), None)
+        stats = chunk.statistics if chunk is not None and chunk.is_stats_set else None
+        if stats is None or not stats.has_min_max or stats.null_count or not isinstance(stats.min, datetime):
+            return None
+        first, last = (_millis(v if v.tzinfo else v.replace(tzinfo=UTC)) for v in (stats.min, stats.max))
+        low, high = min(first, low if low is not None else first), max(last, high if high is not None else last)
+    return None if low is None or high is None else (low, high)
+
+
 def _rows_in_window(parquet: pq.ParquetFile, window: Window) -> NDArray[np.int64] | None:
+    """Row numbers inside the window, or None when all are. A file wholly inside or outside the window
+    (most of them) is decided from its statistics without reading the column."""
+    start_ms, end_ms = _millis(window.start), _millis(window.end)
+    known = _timestamp_range(parquet)
+    if known is not None and start_ms <= known[0] and known[1] < end_ms:
+        return None
+    if known is not None and (known[1] < start_ms or known[0] >= end_ms):
+        return np.empty(0, dtype=np.int64)
     column = parquet.read(columns=[TIMESTAMP]).column(TIMESTAMP)
     millis = pc.cast(column, pa.timestamp("ms", tz=column.type.tz), safe=False).cast(pa.int64())
     values = pc.fill_null(millis, np.iinfo(np.int64).min).to_numpy()
-    start_ms, end_ms = (int(bound.timestamp() * 1000) for bound in (window.start, window.end))
     inside = (values >= start_ms) & (values < end_ms)
     return None if inside.all() else np.flatnonzero(inside).astype(np.int64)
 
@@ -143,10 +174,11 @@ def _count_corrupt(read: CaptureRead, path: str, exc: BaseException) -> None:
 def _read_rows(
     filesystem: pa_fs.FileSystem, found: _FileRows, picks: NDArray[np.int64] | None, columns: Sequence[str]
 ) -> pa.Table:
+    """The picked rows (all rows in the window when `picks` is None) of `columns`, where the file has them."""
     with filesystem.open_input_file(found.path) as handle:
         parquet = pq.ParquetFile(handle)
-        present = [c for c in columns if c in parquet.schema_arrow.names]
-        table = parquet.read(columns=present)
+        names = set(parquet.schema_arrow.names)
+        table = parquet.read(columns=[c for c in columns if c in names])
     rows = found.in_window
     if picks is not None:
         rows = picks if found.in_window is None else found.in_window[picks]

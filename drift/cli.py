@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--capture-uri", help="capture root (default: $CAPTURE_URI, else ./capture)")
     run.add_argument("--window", type=_duration, default="24h", help="how far back to read captures (30m, 24h, 7d)")
     run.add_argument("--window-end", type=_instant, help="end of the window, ISO time (default: now)")
-    run.add_argument("--alpha", type=_number(0, 1, open_low=True), default=0.05, help="significance level")
+    run.add_argument("--alpha", type=_number(0, 1), default=Thresholds.alpha, help="significance level (%(default)s)")
     run.add_argument(
         "--correction",
         choices=CORRECTIONS,
@@ -113,14 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--ks-min-statistic",
         type=_number(0, 1, open_low=False),
-        default=0.03,
-        help="numeric features drift only with a KS statistic at least this large (0.03)",
+        default=Thresholds.ks_min_statistic,
+        help="numeric features drift only with a KS statistic at least this large (%(default)s)",
     )
     run.add_argument(
         "--min-distance",
         type=_number(0, 1, open_low=False),
-        default=0.03,
-        help="categorical features and missing shares drift only when shares move this much (0.03)",
+        default=Thresholds.min_distance,
+        help="categorical features and missing shares drift only when shares move this much (%(default)s)",
     )
     run.add_argument("--min-rows", type=_count, default=500, help="fewer captured rows: no verdict (null)")
     run.add_argument("--max-rows", type=_count, default=100_000, help="seeded sample size cap per side")
@@ -215,6 +215,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     from drift.reference import one_line
     from drift.result import result_json
 
+    configure_logging()  # importing MLflow gave its loggers a stderr handler of their own: take them back
     try:
         result = run_drift_check(settings)
     except DriftError as exc:

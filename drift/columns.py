@@ -8,6 +8,7 @@ declares with `--categorical` (integer codes, for instance, whose order means no
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,8 @@ from pandas.api import types
 
 from drift import DriftError
 from drift.stats import Kind
+
+Rows = TypeVar("Rows", pd.DataFrame, pd.Series)
 
 
 def feature_kinds(reference: pd.DataFrame, declared_categorical: Sequence[str] = ()) -> dict[str, Kind]:
@@ -54,8 +57,11 @@ def check_capture_types(kinds: Mapping[str, Kind], current: pd.DataFrame) -> Non
         raise DriftError(f"capture columns do not match the reference: numeric there, not in the capture: {listed}")
 
 
-def subsample(frame: pd.DataFrame, max_rows: int, seed: int = 0) -> pd.DataFrame:
-    """At most `max_rows` rows drawn without replacement with a fixed seed, in their original order."""
+def subsample(frame: Rows, max_rows: int, seed: int = 0) -> Rows:
+    """At most `max_rows` rows drawn without replacement with a fixed seed, in their original order.
+
+    The draw depends only on the row count, so a frame and a Series of as many rows get the same rows.
+    """
     if len(frame) <= max_rows:
         return frame
     rows = np.sort(np.random.default_rng(seed).choice(len(frame), size=max_rows, replace=False))

@@ -9,22 +9,22 @@ The result is reported as the feature `prediction` in a section of its own and c
 inputs, which are already tested, so counting them adds no evidence of input drift, only one more test
 to correct for; what they add is the consequence (how far the served answers moved), a diagnostic for
 the report. Teams that act only when the answers move can turn it on.
+
+The reference side (the version's predictions on its reference rows) comes from
+`drift.reference_predictions`: stored once per version, or predicted on a thread while the capture is read.
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 from pandas.api import types
 
-from drift.reference import Reference, one_line
+from drift.reference import Reference
 from drift.stats import FeatureComparison, Kind, compare
-
-logger = logging.getLogger(__name__)
 
 PREDICTION = "_prediction"
 MODEL_VERSION = "_model_version"
@@ -38,13 +38,6 @@ class PredictionSides:
     kind: Kind
     reference: pd.Series
     current: pd.Series
-
-
-def _as_series(predictions: object) -> pd.Series:
-    if isinstance(predictions, pd.DataFrame):
-        return predictions.iloc[:, 0].reset_index(drop=True)
-    array = np.asarray(predictions)
-    return pd.Series(array[:, 0] if array.ndim == 2 else array.ravel())
 
 
 def prediction_kind(values: pd.Series) -> Kind:
@@ -63,8 +56,14 @@ def _align(values: pd.Series, numeric: bool) -> pd.Series:
     return values.astype(object)
 
 
-def prediction_sides(reference: Reference, current: pd.DataFrame) -> PredictionSides | str:
-    """Both sides of the prediction comparison, or the reason it cannot be made."""
+def prediction_sides(
+    reference: Reference, current: pd.DataFrame, predicted: Callable[[], pd.Series | str]
+) -> PredictionSides | str:
+    """Both sides of the prediction comparison, or the reason it cannot be made.
+
+    `predicted` gives the reference side (rows in the order of `reference.frame`); it is called only
+    when the capture holds predictions of the reference's version to compare with.
+    """
     if PREDICTION not in current.columns:
         return "the capture has no _prediction column"
     captured = current
@@ -74,17 +73,14 @@ def prediction_sides(reference: Reference, current: pd.DataFrame) -> PredictionS
         return f"no captured rows were answered by version {reference.version}"
     if captured[PREDICTION].isna().all():
         return "the captured predictions are empty (a model with several outputs per row)"
-    try:
-        model = mlflow.pyfunc.load_model(reference.version_uri)
-        predicted = _as_series(model.predict(reference.frame))
-    except Exception as exc:  # a failing user model only skips this section
-        logger.warning("prediction drift skipped: cannot predict with %s: %s", reference.version_uri, one_line(exc))
-        return f"cannot predict with {reference.version_uri}: {one_line(exc)}"
-    kind = prediction_kind(predicted)
-    numeric = types.is_numeric_dtype(predicted.dtype) and not types.is_bool_dtype(predicted.dtype)
+    predictions = predicted()
+    if isinstance(predictions, str):
+        return predictions
+    kind = prediction_kind(predictions)
+    numeric = types.is_numeric_dtype(predictions.dtype) and not types.is_bool_dtype(predictions.dtype)
     return PredictionSides(
         kind,
-        _align(predicted, numeric),
+        _align(predictions, numeric),
         _align(captured[PREDICTION].reset_index(drop=True), numeric),
     )
 

@@ -37,10 +37,6 @@ class Reference:
     target: str | None
     frame: pd.DataFrame
 
-    @property
-    def version_uri(self) -> str:
-        return f"models:/{self.name}/{self.version}"
-
 
 def one_line(exc: BaseException, limit: int = 300) -> str:
     """The first line of an exception's message, shortened: enough to act on, no wall of text."""
@@ -72,9 +68,13 @@ def resolve_version(client: MlflowClient, uri: ModelURI) -> ModelVersion:
         raise DriftError(f"model {uri.name!r} has no {what}") from exc
 
 
-def load_reference(client: MlflowClient, uri: ModelURI) -> Reference:
-    """Resolve the URI and read the version's reference rows, without the label column."""
-    version = resolve_version(client, uri)
+def version_uri(version: ModelVersion) -> str:
+    """`models:/name/version`: the resolved version, which an alias move during the check does not change."""
+    return f"models:/{version.name}/{version.version}"
+
+
+def load_reference(client: MlflowClient, uri: ModelURI, version: ModelVersion) -> Reference:
+    """Read the reference rows of the version `uri` resolved to (`resolve_version`), without the label column."""
     if not version.run_id:
         raise DriftError(f"{uri} (version {version.version}) has no training run, so no reference rows")
     try:

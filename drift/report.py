@@ -1,7 +1,7 @@
 """The drift report: `drift_report.json` (the result object) and one self-contained `drift_report.html`.
 
 The HTML page holds the verdict, the settings, the table of tests and a reference-vs-current plot per
-feature (drifted ones first), PNGs embedded as base64 so the single file can be opened from MLflow's UI.
+feature (drifted ones first), inline SVG so the single file can be opened from MLflow's UI.
 """
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ import json
 from html import escape
 from pathlib import Path
 
-import pandas as pd
-
-from drift.plots import CURRENT_COLOR, REFERENCE_COLOR, data_uri, distribution_png
+from drift.plots import CURRENT_COLOR, REFERENCE_COLOR, distribution_svg
 from drift.result import DriftResult, result_json
 from drift.verdict import FeatureVerdict
 
@@ -30,7 +28,8 @@ td:first-child,th:first-child{text-align:left}tr.drifted{background:#fde2e1}
 _KEY = (
     f'<p><span style="color:{REFERENCE_COLOR}">■ reference</span> '
     f'<span style="color:{CURRENT_COLOR}">■ current</span> '
-    "(numeric: density between the 0.5% and 99.5% quantiles; categorical: share of rows)</p>"
+    "(numeric: density from the lower 0.5% to the higher 99.5% quantile of the two, tails in the end bins; "
+    "categorical: share of rows)</p>"
 )
 
 
@@ -75,22 +74,17 @@ def _table(verdicts: list[FeatureVerdict]) -> str:
     return "<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + f"</tr>{rows}</table>"
 
 
-def _plot(verdict: FeatureVerdict, reference: pd.Series, current: pd.Series) -> str:
+def _plot(verdict: FeatureVerdict) -> str:
     c = verdict.comparison
     statistic, corrected = _number(c.distribution.statistic, 3), _number(verdict.p_value_corrected, 3)
     caption = f"<b>{escape(c.name)}</b> {c.distribution.test} {statistic}, p corr. {corrected}"
     if verdict.drifted:
         caption += " <b>drift</b>"
-    png = distribution_png(c.kind, reference, current)
-    return f'<figure><img alt="{escape(c.name)}" src="{data_uri(png)}"><figcaption>{caption}</figcaption></figure>'
+    svg = distribution_svg(c.sketch, title=c.name)
+    return f"<figure>{svg}<figcaption>{caption}</figcaption></figure>"
 
 
-def render_html(
-    result: DriftResult,
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
-    predictions: tuple[pd.Series, pd.Series] | None = None,
-) -> str:
+def render_html(result: DriftResult) -> str:
     """The whole report page as one string."""
     verdict = {True: "drift detected", False: "no drift", None: "insufficient data"}[result.drift_detected]
     window = result.window
@@ -110,27 +104,21 @@ def render_html(
     if result.features:
         parts += ["<h2>Features</h2>", _table(result.features), "<h2>Distributions</h2>", _KEY, "<div class='plots'>"]
         ordered = sorted(result.features, key=lambda v: (not v.drifted, v.name))
-        parts += [_plot(v, reference[v.name], current[v.name]) for v in ordered]
+        parts += [_plot(v) for v in ordered]
         parts.append("</div>")
     parts.append("<h2>Prediction</h2>")
     counted = "counted in the verdict" if result.include_prediction else "reported only (see --include-prediction)"
-    if result.prediction is not None and predictions is not None:
-        parts += [f"<p>{counted}</p>", _table([result.prediction]), _plot(result.prediction, *predictions)]
+    if result.prediction is not None:
+        parts += [f"<p>{counted}</p>", _table([result.prediction]), _plot(result.prediction)]
     else:
         parts.append(f"<p>{escape(result.prediction_note or 'not compared')}</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def write_reports(
-    result: DriftResult,
-    folder: Path,
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
-    predictions: tuple[pd.Series, pd.Series] | None = None,
-) -> tuple[Path, Path]:
+def write_reports(result: DriftResult, folder: Path) -> tuple[Path, Path]:
     """Write both report files into `folder`; returns their paths (JSON, HTML)."""
     json_path, html_path = folder / JSON_NAME, folder / HTML_NAME
     json_path.write_text(json.dumps(result_json(result), indent=2, allow_nan=False) + "\n")
-    html_path.write_text(render_html(result, reference, current, predictions), encoding="utf-8")
+    html_path.write_text(render_html(result), encoding="utf-8")
     return json_path, html_path

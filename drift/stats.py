@@ -26,8 +26,12 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
+from drift.sketch import Sketch, categorical_sketch, numeric_sketch
+
 Kind = Literal["numeric", "categorical"]
 
+KS_EXACT_MAX_ROWS = 10_000
+"""`ks_2samp(method="auto")` computes exact p-values up to this many rows a side."""
 MISSING_LABEL = "<missing>"
 OTHER_LABEL = "<other>"
 MAX_CATEGORIES = 50
@@ -55,19 +59,50 @@ class FeatureComparison:
     missing: TestOutcome | None
     reference_missing_share: float
     current_missing_share: float
+    sketch: Sketch | None = None
+    """What the report draws: densities or shares per bin (None when neither side has a value)."""
 
 
 def _finite_or_none(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def ks_test(reference: NDArray[np.float64], current: NDArray[np.float64]) -> TestOutcome:
-    """KS on values without NaN; not testable (None) when either side is empty."""
+def ks_statistic(reference: NDArray[np.float64], current: NDArray[np.float64]) -> float:
+    """The largest gap between the two empirical CDFs of two sorted arrays, exactly as `ks_2samp` computes it.
+
+    The sorted sides are merged by one stable argsort (two sorted runs: a linear merge); the CDFs are
+    compared after the last of each run of equal values. About four times faster than `ks_2samp`'s
+    two binary searches of every value at 100,000 rows a side.
+    """
+    both = np.concatenate([reference, current])
+    order = np.argsort(both, kind="stable")
+    values = both[order]
+    below_reference = np.cumsum(order < reference.size)
+    below_current = np.arange(1, both.size + 1) - below_reference
+    last = np.append(values[1:] != values[:-1], True)
+    gaps = below_reference[last] / reference.size - below_current[last] / current.size
+    return float(np.abs(gaps).max())
+
+
+def ks_test(reference: NDArray[np.float64], current: NDArray[np.float64], *, presorted: bool = False) -> TestOutcome:
+    """KS on values without NaN; not testable (None) when either side is empty.
+
+    Up to `KS_EXACT_MAX_ROWS` a side this is `ks_2samp(method="auto")`, which computes the exact
+    p-value there; above, the statistic comes from `ks_statistic` and the p-value from the same
+    distribution `ks_2samp` uses in that range (`kstwo.sf(D, round(n m / (n + m)))`).
+    """
     if reference.size == 0 or current.size == 0:
         return TestOutcome("ks", None, None, 0.0)
-    result = stats.ks_2samp(reference, current, method="auto")
-    statistic = float(result.statistic)
-    return TestOutcome("ks", statistic, _finite_or_none(result.pvalue), statistic)
+    if max(reference.size, current.size) <= KS_EXACT_MAX_ROWS:
+        result = stats.ks_2samp(reference, current, method="auto")
+        statistic, p_value = float(result.statistic), float(result.pvalue)
+    else:
+        if not presorted:
+            reference, current = np.sort(reference), np.sort(current)
+        statistic = ks_statistic(reference, current)
+        effective = reference.size * current.size / (reference.size + current.size)
+        p_value = float(np.clip(stats.kstwo.sf(statistic, np.round(effective)), 0.0, 1.0))
+    return TestOutcome("ks", statistic, _finite_or_none(p_value), statistic)
 
 
 def contingency_test(table: NDArray[np.int64], test: str = "chi2") -> TestOutcome:
@@ -96,7 +131,8 @@ def compare_numeric(name: str, reference: NDArray[np.float64], current: NDArray[
     """
     ref_missing = np.isnan(reference)
     cur_missing = np.isnan(current)
-    distribution = ks_test(reference[~ref_missing], current[~cur_missing])
+    ref_sorted, cur_sorted = np.sort(reference[~ref_missing]), np.sort(current[~cur_missing])
+    distribution = ks_test(ref_sorted, cur_sorted, presorted=True)
     n_ref_missing, n_cur_missing = int(ref_missing.sum()), int(cur_missing.sum())
     missing = None
     if n_ref_missing or n_cur_missing:
@@ -112,22 +148,29 @@ def compare_numeric(name: str, reference: NDArray[np.float64], current: NDArray[
         missing,
         n_ref_missing / reference.size if reference.size else 0.0,
         n_cur_missing / current.size if current.size else 0.0,
+        numeric_sketch(ref_sorted, cur_sorted),
     )
 
 
-def category_labels(values: pd.Series) -> pd.Series:
-    """Values as text labels, missing ones as `<missing>` (so they count as a category of their own)."""
-    missing = values.isna().to_numpy()
-    labels = values.astype(object).astype(str).to_numpy(dtype=object)
-    labels[missing] = MISSING_LABEL
-    return pd.Series(labels, dtype=object)
+def category_counts(values: pd.Series) -> pd.Series:
+    """Rows per category, keyed by the value as text; missing values count as `<missing>`.
+
+    Counted on the column as it is (pyarrow-backed text counts without a Python object per row), then
+    the few distinct values are turned into labels, so `1` in the reference and `"1"` in the capture
+    are one category.
+    """
+    counts = values.value_counts(dropna=False, sort=False)
+    labels = [MISSING_LABEL if _is_missing(value) else str(value) for value in counts.index]
+    return pd.Series(counts.to_numpy(dtype=np.int64), index=labels).groupby(level=0, sort=False).sum()
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value))
 
 
 def category_table(reference: pd.Series, current: pd.Series) -> tuple[list[str], NDArray[np.int64]]:
     """Categories (union of both sides, most frequent first) and the 2 x k table of their counts."""
-    counts = pd.concat(
-        [category_labels(reference).value_counts(), category_labels(current).value_counts()], axis=1
-    ).fillna(0)
+    counts = pd.concat([category_counts(reference), category_counts(current)], axis=1).fillna(0).sort_index()
     counts = counts.loc[counts.sum(axis=1).sort_values(ascending=False, kind="stable").index]
     if len(counts) > MAX_CATEGORIES:
         head, tail = counts.iloc[: MAX_CATEGORIES - 1], counts.iloc[MAX_CATEGORIES - 1 :]
@@ -137,7 +180,7 @@ def category_table(reference: pd.Series, current: pd.Series) -> tuple[list[str],
 
 def compare_categorical(name: str, reference: pd.Series, current: pd.Series) -> FeatureComparison:
     """Chi-square on the contingency table of reference and current category counts."""
-    _, table = category_table(reference, current)
+    labels, table = category_table(reference, current)
     return FeatureComparison(
         name,
         "categorical",
@@ -145,6 +188,7 @@ def compare_categorical(name: str, reference: pd.Series, current: pd.Series) -> 
         None,
         float(reference.isna().mean()) if len(reference) else 0.0,
         float(current.isna().mean()) if len(current) else 0.0,
+        categorical_sketch(labels, table),
     )
 
 

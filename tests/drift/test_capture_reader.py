@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from drift import DriftError
 from drift.capture_reader import Window, read_window
-from tests.drift.capture_files import partition_dir, write_capture
+from tests.drift.capture_files import capture_table, partition_dir, write_capture
 
 MODEL = "m"
 END = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
@@ -36,6 +37,24 @@ def test_only_rows_inside_the_window_are_read_across_hour_partitions(tmp_path: P
     assert sorted(read.frame["x"].astype(int)) == [*range(10), *range(100, 110)]
     assert read.window_rows == 20
     assert read.files == 2
+
+
+@pytest.mark.parametrize("statistics", [True, False], ids=["with-statistics", "without-statistics"])
+def test_window_edges_are_exact_to_the_millisecond_with_or_without_file_statistics(
+    tmp_path: Path, statistics: bool
+) -> None:
+    """Files wholly inside or outside are decided from their `_timestamp` statistics; a file across an
+    edge (or written without statistics) is filtered row by row. Start inclusive, end exclusive."""
+    start, ms = END - timedelta(hours=1), timedelta(milliseconds=1)
+    stamps = [start - ms, start, END - ms, END, start + 10 * ms, END - 10 * ms]
+    table = capture_table(_inputs(len(stamps)), stamps, "1", None)
+    for index, rows in enumerate([[0, 1, 2, 3], [4, 5], [0], [3]]):  # across both edges, inside, before, after
+        folder = partition_dir(tmp_path, MODEL, stamps[rows[0]])
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table.take(rows), folder / f"part-{index}-h-1-{index}.parquet", write_statistics=statistics)
+    read = read_window(str(tmp_path), MODEL, Window.ending(END, timedelta(hours=1)), ["x"])
+    assert sorted(read.frame["x"].astype(int)) == [1, 2, 4, 5]
+    assert read.window_rows == 4
 
 
 def test_partitions_outside_the_window_are_not_even_listed(tmp_path: Path) -> None:

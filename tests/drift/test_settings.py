@@ -21,7 +21,7 @@ def test_defaults_come_from_the_spec_and_the_environment(tmp_path: Path) -> None
     assert settings.window == timedelta(hours=24)
     assert settings.window_text == "1d"
     assert (settings.thresholds.alpha, settings.thresholds.correction) == (0.05, "bonferroni")
-    assert (settings.thresholds.ks_min_statistic, settings.thresholds.min_distance) == (0.03, 0.03)
+    assert (settings.thresholds.ks_min_statistic, settings.thresholds.min_distance) == (0.01, 0.03)
     assert (settings.min_rows, settings.max_rows) == (500, 100_000)
     assert settings.retrain is None
     assert not settings.include_prediction

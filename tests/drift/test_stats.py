@@ -8,8 +8,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
-from drift.stats import compare_categorical, compare_numeric, contingency_test
+from drift.stats import category_table, compare_categorical, compare_numeric, contingency_test
 from drift.verdict import Thresholds, correct, decide
 
 ALPHA = 0.05
@@ -70,17 +71,43 @@ def test_power_for_a_quarter_sigma_shift_in_one_of_ten_features_at_5000_rows() -
     assert wrong_flags <= trials * (ALPHA + 2 * math.sqrt(ALPHA * (1 - ALPHA) / trials))
 
 
-def test_ks_floor_keeps_tenth_sigma_shifts_and_ignores_smaller_ones_at_100k_rows() -> None:
-    """The default floor (0.03): 0.1σ at 100,000 rows a side is flagged, 0.05σ (significant, D≈0.02) is not."""
+def test_ks_floor_keeps_twentieth_sigma_shifts_and_ignores_smaller_ones() -> None:
+    """The default floor (0.01): a 0.05σ shift (D≈0.02) at 100,000 rows a side is flagged; a 0.015σ
+    shift (D≈0.006) at 1,000,000 rows a side is significant but below the floor, so it is not."""
     rng = np.random.default_rng(3)
     n = 100_000
-    reference = rng.normal(size=n)
-    small = compare_numeric("small", reference, rng.normal(size=n) + 0.05)
-    tenth = compare_numeric("tenth", reference, rng.normal(size=n) + 0.1)
-    floored = decide([small, tenth], Thresholds())
-    unfloored = decide([small, tenth], NO_FLOORS)
+    twentieth = compare_numeric("twentieth", rng.normal(size=n), rng.normal(size=n) + 0.05)
+    tiny = compare_numeric("tiny", rng.normal(size=10 * n), rng.normal(size=10 * n) + 0.015)
+    floored = decide([twentieth, tiny], Thresholds())
+    unfloored = decide([twentieth, tiny], NO_FLOORS)
     assert [v.drifted for v in unfloored] == [True, True]
-    assert [v.drifted for v in floored] == [False, True]
+    assert [v.drifted for v in floored] == [True, False]
+
+
+def test_unchanged_columns_stay_below_the_default_floor_at_the_default_sample_cap() -> None:
+    """30 unchanged columns, 100,000 rows a side (the default `--max-rows`): none reaches D = 0.01."""
+    rng = np.random.default_rng(4)
+    n = 100_000
+    statistics = [
+        compare_numeric(f"f{j}", rng.normal(size=n), rng.normal(size=n)).distribution.statistic for j in range(30)
+    ]
+    assert max(s or 0.0 for s in statistics) < Thresholds().ks_min_statistic
+
+
+def test_large_samples_get_the_statistic_and_p_value_of_ks_2samp() -> None:
+    """Above 10,000 rows a side the statistic comes from one merge; it and the p-value match scipy exactly,
+    ties and infinities included."""
+    rng = np.random.default_rng(6)
+    cases = [
+        (rng.normal(size=20_000), rng.normal(size=15_000) + 0.03),
+        (rng.integers(0, 20, 12_000).astype(float), rng.integers(0, 21, 30_000).astype(float)),
+        (np.r_[np.round(rng.lognormal(size=11_000), 1), [np.inf] * 5], np.r_[[-np.inf] * 3, rng.lognormal(size=9_000)]),
+    ]
+    for reference, current in cases:
+        expected = stats.ks_2samp(reference, current, method="auto")
+        outcome = compare_numeric("x", reference, current).distribution
+        assert outcome.statistic == float(expected.statistic)
+        assert outcome.p_value == float(expected.pvalue)
 
 
 def _categories(rng: np.random.Generator, shares: list[float], n: int) -> pd.Series:
@@ -183,3 +210,12 @@ def test_an_empty_side_is_not_testable_rather_than_nan() -> None:
     (verdict,) = decide([compare_numeric("x", np.arange(10.0), np.array([]))], Thresholds())
     assert verdict.p_value_corrected is None
     assert not verdict.drifted
+
+
+def test_categories_are_counted_by_their_text_whatever_the_dtype() -> None:
+    reference = pd.Series([1, 2, 2, None], dtype="Int64")
+    current = pd.Series(["2", "3", None, None], dtype="str")
+    labels, table = category_table(reference, current)
+    counts = dict(zip(labels, table.T.tolist(), strict=True))
+    assert counts == {"2": [2, 1], "<missing>": [1, 2], "1": [1, 0], "3": [0, 1]}
+    assert labels[:2] == ["2", "<missing>"]  # most frequent first, ties by label
