@@ -49,9 +49,24 @@ def reference_sample(features: pd.DataFrame, max_rows: int = REFERENCE_MAX_ROWS)
 
 def log_reference(features: pd.DataFrame) -> None:
     """Log the training features (no target) as `reference/reference.parquet`."""
-    table = pa.Table.from_pandas(reference_sample(features), preserve_index=False)
+    _log_table(pa.Table.from_pandas(reference_sample(features), preserve_index=False), REFERENCE_FILE)
+
+
+def log_reference_predictions(fitted: Any, features: pd.DataFrame, model_uri: str) -> None:
+    """Log the model's predictions on the reference rows, in file order, as `reference/predictions.parquet`.
+
+    The drift job compares captured predictions with these (drift/reference_predictions.py, which owns the
+    format): logged here, not even a version's first drift check has to load the model.
+    """
+    from drift.reference_predictions import PREDICTIONS_FILE, as_series, predictions_table
+
+    predictions = as_series(fitted.predict(reference_sample(features)))
+    _log_table(predictions_table(predictions, model_uri), PREDICTIONS_FILE)
+
+
+def _log_table(table: pa.Table, file_name: str) -> None:
     with tempfile.TemporaryDirectory(prefix="reference-") as folder:
-        path = Path(folder) / REFERENCE_FILE
+        path = Path(folder) / file_name
         pq.write_table(table, path)
         mlflow.log_artifact(str(path), artifact_path=REFERENCE_DIR)
 

@@ -161,6 +161,7 @@ def train_and_register(
         fitted = _fit(chosen, fit_part, target)
         logger.info("logging the model to run %s and registering it as %s", run.info.run_id, model_name)
         info = records.log_model(fitted, fit_part.drop(columns=[target]), model_name)
+        records.log_reference_predictions(fitted, frame.drop(columns=[target]), info.model_uri)
         version = str(info.registered_model_version)
         logger.info("registered %s version %s", model_name, version)
         if alias and not forced:

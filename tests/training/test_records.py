@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import mlflow
+import mlflow.sklearn
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
@@ -81,6 +82,21 @@ def test_reference_parquet_holds_the_features_without_the_target(
     assert list(reference.columns) == [name for name in demo_frame.columns if name != "target"]
     assert len(reference) == len(demo_frame) <= 100_000
     assert reference["size_band"].dtype == "str"
+
+
+def test_reference_predictions_are_the_versions_own_on_the_reference_rows(
+    client: MlflowClient, trained: TrainResult, demo_frame: pd.DataFrame
+) -> None:
+    """What the drift job reads instead of loading the model: one prediction per reference row, in order."""
+    from drift.reference_predictions import read_predictions
+
+    version = client.get_model_version(trained.model_name, trained.version)
+    stored = read_predictions(client, version)
+    model = mlflow.sklearn.load_model(f"models:/{trained.model_name}/{trained.version}")
+    features = demo_frame.drop(columns="target")
+
+    assert stored is not None
+    assert stored.tolist() == model.predict(features).tolist()
 
 
 def test_training_dataset_is_logged_as_an_input(client: MlflowClient, trained: TrainResult) -> None:
