@@ -21,14 +21,19 @@ PRESET, KS_CHI2 = "evidently-preset", "evidently-ks-chisquare"
 CHECKS = (FIRST, LATER, LATER_SQLITE, PRESET, KS_CHI2)
 OURS = (FIRST, LATER, LATER_SQLITE)
 LABELS = {
-    FIRST: "ours, first check of the version (loads the model to predict the reference rows, stores them), "
-    "MLflow server",
-    LATER: "ours, later check (reads the stored reference predictions), MLflow server",
-    LATER_SQLITE: "ours, later check, `sqlite:///` store opened by the job itself",
+    FIRST: "ours, first check of a version trained elsewhere (no stored reference predictions: loads the "
+    "model, predicts, stores them), MLflow server",
+    LATER: "ours, a version from this project's training (which stores the reference predictions) or any later "
+    "check, MLflow server",
+    LATER_SQLITE: "ours, as above, `sqlite:///` store opened by the job itself",
     PRESET: "Evidently 0.7.23 `DataDriftPreset()`",
     KS_CHI2: 'Evidently 0.7.23 `DataDriftPreset(num_method="ks", cat_method="chisquare")`',
 }
-SHORT = {FIRST: "first check, MLflow server", LATER: "later check, MLflow server", LATER_SQLITE: "later check, sqlite"}
+SHORT = {
+    FIRST: "first check, trained elsewhere, MLflow server",
+    LATER: "stored predictions, MLflow server",
+    LATER_SQLITE: "stored predictions, sqlite",
+}
 SECTION = "## Drift check vs Evidently (issue 5)"
 RSS_LIMIT_MIB = 1e9 / 2**20
 SHIFT_TEXT = {**{name: f"{shift}σ mean shift" for name, shift in SHIFTS.items()}, "c0": "mix moved 5 points"}
