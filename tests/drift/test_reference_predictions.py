@@ -52,7 +52,11 @@ def test_the_sampled_side_takes_the_same_rows_as_the_sampled_reference(mlflow_se
     assert side.made is None  # read, not made: nothing to store
 
 
-def test_a_model_that_cannot_load_gives_a_reason_not_an_error(demo_model: RegisteredModel) -> None:
+def test_a_model_that_cannot_load_gives_a_reason_not_an_error(
+    demo_model: RegisteredModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The server answers 5xx for the missing logged model and MLflow retries those for ~4 min: not the point here.
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     client = MlflowClient(demo_model.tracking_uri)
     missing = ModelVersion(demo_model.name, "999", 0, source="models:/m-missing", run_id=demo_model.run_id)
     rows: Future[pd.DataFrame] = Future()
@@ -60,3 +64,20 @@ def test_a_model_that_cannot_load_gives_a_reason_not_an_error(demo_model: Regist
     outcome = predict_reference(missing, rows, client.tracking_uri)
     assert isinstance(outcome, str)
     assert outcome.startswith(f"cannot predict with models:/{demo_model.name}/999")
+
+
+def test_a_version_without_stored_predictions_is_loaded_and_predicts_its_reference(
+    demo_model: RegisteredModel,
+) -> None:
+    """The path of a version trained elsewhere: the model itself predicts the reference rows."""
+    import mlflow.sklearn
+
+    client = MlflowClient(demo_model.tracking_uri)
+    version = client.get_model_version(demo_model.name, demo_model.version)
+    features = demo_model.frame.drop(columns=["target"])
+    rows: Future[pd.DataFrame] = Future()
+    rows.set_result(features)
+    outcome = predict_reference(version, rows, client.tracking_uri)
+    assert not isinstance(outcome, str), outcome
+    expected = mlflow.sklearn.load_model(f"models:/{demo_model.name}/{demo_model.version}").predict(features)
+    assert outcome.tolist() == expected.tolist()
