@@ -112,9 +112,13 @@ def predict_reference(version: ModelVersion, reference: Future[pd.DataFrame], tr
 
     uri = version_uri(version)
     try:
+        # MLflow resolves a `models:/` URI against its global registry URI, whatever registry_uri is passed
+        # (mlflow 3.17, ModelsArtifactRepository._get_model_uri_infos): ask this registry where the version is.
+        client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
+        location = client.get_model_version_download_uri(version.name, version.version)
         with tempfile.TemporaryDirectory(prefix="drift-model-") as folder:
             local = mlflow.artifacts.download_artifacts(
-                artifact_uri=uri, dst_path=folder, tracking_uri=tracking_uri, registry_uri=tracking_uri
+                artifact_uri=location, dst_path=folder, tracking_uri=tracking_uri
             )
             model = mlflow.pyfunc.load_model(local, suppress_warnings=True)
         return as_series(model.predict(reference.result()))

@@ -12,6 +12,7 @@ from mlflow.entities.model_registry import ModelVersion
 
 from drift.reference_predictions import ReferenceSide, predict_reference, read_predictions, save_predictions
 from tests.conftest import RegisteredModel
+from tests.helpers import free_port
 from tests.processes import MlflowServer
 
 
@@ -67,17 +68,21 @@ def test_a_model_that_cannot_load_gives_a_reason_not_an_error(
 
 
 def test_a_version_without_stored_predictions_is_loaded_and_predicts_its_reference(
-    demo_model: RegisteredModel,
+    demo_model: RegisteredModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The path of a version trained elsewhere: the model itself predicts the reference rows."""
+    """The path of a version trained elsewhere: the model itself predicts the reference rows, from the
+    registry it is given even when MLflow's global registry URI points elsewhere (here: nowhere)."""
     import mlflow.sklearn
+    from mlflow.tracking._model_registry import utils as registry_utils
 
     client = MlflowClient(demo_model.tracking_uri)
     version = client.get_model_version(demo_model.name, demo_model.version)
+    monkeypatch.setattr(registry_utils, "_registry_uri", f"http://127.0.0.1:{free_port()}")
     features = demo_model.frame.drop(columns=["target"])
     rows: Future[pd.DataFrame] = Future()
     rows.set_result(features)
     outcome = predict_reference(version, rows, client.tracking_uri)
     assert not isinstance(outcome, str), outcome
+    monkeypatch.undo()
     expected = mlflow.sklearn.load_model(f"models:/{demo_model.name}/{demo_model.version}").predict(features)
     assert outcome.tolist() == expected.tolist()
