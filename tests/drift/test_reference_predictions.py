@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import Future
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -56,7 +57,7 @@ def test_the_sampled_side_takes_the_same_rows_as_the_sampled_reference(mlflow_se
 def test_a_model_that_cannot_load_gives_a_reason_not_an_error(
     demo_model: RegisteredModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The server answers 5xx for the missing logged model and MLflow retries those for ~4 min: not the point here.
+    # Whatever goes wrong, MLflow's own retries (minutes, for a refused connection) are not the point here.
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     client = MlflowClient(demo_model.tracking_uri)
     missing = ModelVersion(demo_model.name, "999", 0, source="models:/m-missing", run_id=demo_model.run_id)
@@ -68,14 +69,15 @@ def test_a_model_that_cannot_load_gives_a_reason_not_an_error(
 
 
 def test_a_version_without_stored_predictions_is_loaded_and_predicts_its_reference(
-    demo_model: RegisteredModel, monkeypatch: pytest.MonkeyPatch
+    demo_model: RegisteredModel, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The path of a version trained elsewhere: the model itself predicts the reference rows, from the
     registry it is given even when MLflow's global registry URI points elsewhere (here: nowhere)."""
+    import mlflow.artifacts
     import mlflow.sklearn
     from mlflow.tracking._model_registry import utils as registry_utils
 
-    client = MlflowClient(demo_model.tracking_uri)
+    client = MlflowClient(demo_model.tracking_uri, registry_uri=demo_model.tracking_uri)
     version = client.get_model_version(demo_model.name, demo_model.version)
     monkeypatch.setattr(registry_utils, "_registry_uri", f"http://127.0.0.1:{free_port()}")
     features = demo_model.frame.drop(columns=["target"])
@@ -83,6 +85,10 @@ def test_a_version_without_stored_predictions_is_loaded_and_predicts_its_referen
     rows.set_result(features)
     outcome = predict_reference(version, rows, client.tracking_uri)
     assert not isinstance(outcome, str), outcome
-    monkeypatch.undo()
-    expected = mlflow.sklearn.load_model(f"models:/{demo_model.name}/{demo_model.version}").predict(features)
+    # Other tests in this process may have left MLflow's global URIs anywhere: load from the location itself.
+    location = client.get_model_version_download_uri(demo_model.name, demo_model.version)
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=location, dst_path=str(tmp_path), tracking_uri=demo_model.tracking_uri
+    )
+    expected = mlflow.sklearn.load_model(local).predict(features)
     assert outcome.tolist() == expected.tolist()
