@@ -74,12 +74,23 @@ METRICS: tuple[Metric, ...] = (
         "Abandoned model calls still running; at 4 (MAX_ABANDONED) predictions answer 503 until one returns.",
     ),
     Metric(
-        "model_info", "gauge", ("model", "alias", "version", "run_id"), "predictor", "1 for the version being served."
+        "model_info",
+        "gauge",
+        ("model", "alias", "version", "run_id", "runtime"),
+        "predictor",
+        "1 for each version serving now; runtime says what executes it (sklearn, onnxruntime, pyfunc).",
+    ),
+    Metric(
+        "model_errors_total",
+        "counter",
+        ("model", "version"),
+        "predictor",
+        "Model calls that raised on input the signature accepted (answered 500; 400 without a signature).",
     ),
     Metric(
         "model_reloads_total",
         "counter",
-        ("result",),
+        ("model", "result"),
         "predictor",
         "Attempts to load a new version, result=success|failure.",
     ),

@@ -64,6 +64,11 @@ class LoadedModel:
     def name(self) -> str:
         return self.meta.name
 
+    @property
+    def runtime(self) -> str:
+        """What executes the model: `sklearn` (the native estimator) or `pyfunc` (MLflow's wrapper)."""
+        return "sklearn" if self.flavor == "sklearn" else "pyfunc"
+
     def check(self, table: RawTable) -> tuple[Columns, list[str]]:
         """Validated, typed columns for this version's signature (or the columns as sent, without one)."""
         if self.schema is not None:

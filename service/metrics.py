@@ -74,11 +74,19 @@ class Metrics:
         self.info = Gauge(
             "model_info",
             "The version being served (1), per worker the highest.",
-            ["model", "alias", "version", "run_id"],
+            ["model", "alias", "version", "run_id", "runtime"],
             registry=reg,
             multiprocess_mode="livemax",
         )
-        self.reloads = Counter("model_reloads_total", "Versions loaded, by result.", ["result"], registry=reg)
+        self.reloads = Counter(
+            "model_reloads_total", "Versions loaded, by model and result.", ["model", "result"], registry=reg
+        )
+        self.model_errors = Counter(
+            "model_errors_total",
+            "Model calls that raised on input the signature accepted (answered 500; 400 without a signature).",
+            ["model", "version"],
+            registry=reg,
+        )
         self.last_reload = Gauge(
             "model_last_reload_timestamp_seconds",
             "When a version was last swapped in.",
@@ -107,19 +115,23 @@ class Metrics:
         self.capture_errors = Counter(
             "capture_write_errors_total", "Capture files that could not be written.", registry=reg
         )
-        for result in ("success", "failure"):
-            self.reloads.labels(result)  # both series exist from the start, so increase() sees the first one
-        self._info_labels: tuple[str, str, str, str] | None = None
+        self._info_labels: tuple[str, str, str, str, str] | None = None
 
-    def set_served(self, model: str, alias: str, version: str, run_id: str) -> None:
+    def following(self, model: str) -> None:
+        """Create a followed model's reload series at 0, so increase() sees the first success or failure."""
+        for result in ("success", "failure"):
+            self.reloads.labels(model, result)
+
+    def set_served(self, model: str, alias: str, version: str, run_id: str, runtime: str) -> None:
         """Point `model_info` at the version now served; the old series drops to 0 and goes."""
-        labels = (model, alias, version, run_id)
+        labels = (model, alias, version, run_id, runtime)
         if self._info_labels and self._info_labels != labels:
             self.info.labels(*self._info_labels).set(0)
             self.info.remove(*self._info_labels)
         self.info.labels(*labels).set(1)
         self._info_labels = labels
         self.abandoned_calls.labels(model, version)  # the series exists at 0 from the start: increase() sees 1
+        self.model_errors.labels(model, version)
 
     def exposition(self) -> tuple[bytes, str]:
         if self.multiprocess:

@@ -78,6 +78,7 @@ class ModelManager:
         self.cache_size = cache_size
         self.interval_s = interval_s
         self.loader = loader
+        metrics.following(target.name)
         self.current: LoadedModel | None = None
         self.cache: OrderedDict[str, LoadedModel] = OrderedDict()
         self.alias_missing = False
@@ -170,7 +171,7 @@ class ModelManager:
                 loaded = self.loader(meta, self.cache_root)
                 loaded.warm_up()
             except Exception as exc:
-                self.metrics.reloads.labels("failure").inc()
+                self.metrics.reloads.labels(meta.name, "failure").inc()
                 delay = self._backoff.failed(meta.version)
                 self.last_error = redact(f"version {meta.version} failed to load: {type(exc).__name__}: {exc}")
                 log.error("%s; still serving %s; retry in %.0fs", self.last_error, self._serving(), delay)
@@ -185,10 +186,10 @@ class ModelManager:
             gc.freeze()  # the version and the modules its load imported live on: keep full collections short
         self._backoff.succeeded(meta.version)
         self.last_error = None
-        self.metrics.reloads.labels("success").inc()
+        self.metrics.reloads.labels(meta.name, "success").inc()
         self.metrics.last_reload.set_to_current_time()
         self.metrics.ready.set(1)
-        self.metrics.set_served(meta.name, meta.alias or "", meta.version, meta.run_id or "")
+        self.metrics.set_served(meta.name, meta.alias or "", meta.version, meta.run_id or "", loaded.runtime)
         log.info(
             "serving %s version %s (was %s) after %.2fs%s",
             meta.name,

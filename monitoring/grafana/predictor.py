@@ -78,6 +78,12 @@ def model_panels() -> list[Panel]:
             unit="suffix: rows/s",
         ),
         timeseries(
+            "Model errors",
+            "Model calls that raised on accepted input, per second, by model and version (answered 500).",
+            [target(f"sum by (model, version) (rate(model_errors_total{{{MODEL}}}{RATE}))", "{{model}} v{{version}}")],
+            width=24,
+        ),
+        timeseries(
             "Reloads",
             "Loads of a new version, by result (failures keep the old version serving).",
             [target(f"sum by (result) (increase(model_reloads_total{{{JOB}}}{RATE}))", "{{result}}")],

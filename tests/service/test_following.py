@@ -83,7 +83,7 @@ def test_alias_flips_under_load_fail_no_request(
     assert traffic.failures == []
     assert set(traffic.versions) == set(v.versions)
     assert traffic.total > 100
-    assert metric_value(service, 'model_reloads_total{result="success"}') >= 4
+    assert metric_value(service, f'model_reloads_total{{model="{v.name}",result="success"}}') >= 4
     # the last flip went back to a version still in memory (MODEL_CACHE_SIZE=2): no download needed
     assert f"version {v.versions[1]} (was {v.versions[2]}) after" in service.log_text()
     assert "from memory" in service.log_text()
@@ -127,7 +127,9 @@ def test_corrupt_version_is_not_served_and_a_later_good_move_is_followed(
     with Traffic(f"{service.url}/invocations", v.body, clients=4) as traffic:
         v.move(bad)
         wait_until(
-            lambda: metric_value(service, 'model_reloads_total{result="failure"}') >= 1, timeout=120, what="failure"
+            lambda: metric_value(service, f'model_reloads_total{{model="{v.name}",result="failure"}}') >= 1,
+            timeout=120,
+            what="failure",
         )
         assert httpx.get(f"{service.url}/model").json()["version"] == v.versions[0]
         assert "failed to load" in httpx.get(f"{service.url}/model").json()["last_error"]
