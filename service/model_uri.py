@@ -1,4 +1,4 @@
-"""`models:/<name>@<alias>` (followed) and `models:/<name>/<version>` (pinned)."""
+"""`models:/<name>@<alias>` and `models:/<name>/<stage>` (followed), `models:/<name>/<version>` (pinned)."""
 
 from __future__ import annotations
 
@@ -6,23 +6,35 @@ import re
 from dataclasses import dataclass
 
 _ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[A-Za-z0-9_\-]+)$")
-_VERSION = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>[0-9]+)$")
+_SUFFIX = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<suffix>[^/@]+)$")
+
+STAGES = ("Staging", "Production", "Archived")
+"""MLflow's registry stages a URI may name (deprecated by MLflow, still served by `mlflow models serve`)."""
 
 
 @dataclass(frozen=True)
 class ModelURI:
-    """A parsed model URI: exactly one of `alias` and `version` is set."""
+    """A parsed model URI: exactly one of `alias`, `stage` and `version` is set."""
 
     name: str
     alias: str | None = None
     version: str | None = None
+    stage: str | None = None
+    """Canonical spelling (`Production`); the latest version in that stage is served."""
 
     @property
     def following(self) -> bool:
-        return self.alias is not None
+        return self.alias is not None or self.stage is not None
 
     def __str__(self) -> str:
-        return f"models:/{self.name}@{self.alias}" if self.alias else f"models:/{self.name}/{self.version}"
+        if self.alias is not None:
+            return f"models:/{self.name}@{self.alias}"
+        return f"models:/{self.name}/{self.stage or self.version}"
+
+
+def canonical_stage(stage: str) -> str | None:
+    """The stage's canonical spelling (MLflow matches stages case-insensitively), None if not a stage."""
+    return next((s for s in STAGES if s.lower() == stage.lower()), None)
 
 
 def parse_model_uri(uri: str) -> ModelURI:
@@ -32,9 +44,14 @@ def parse_model_uri(uri: str) -> ModelURI:
         if alias.lower() == "latest" or re.fullmatch(r"v\d+", alias):
             raise ValueError(f"MODEL_URI {uri!r}: '{alias}' is a reserved alias name in MLflow")
         return ModelURI(name=match["name"], alias=alias)
-    if match := _VERSION.match(uri):
-        return ModelURI(name=match["name"], version=match["version"])
+    if match := _SUFFIX.match(uri):
+        suffix = match["suffix"]
+        if suffix.isdigit():
+            return ModelURI(name=match["name"], version=suffix)
+        if stage := canonical_stage(suffix):
+            return ModelURI(name=match["name"], stage=stage)
+        raise ValueError(f"MODEL_URI {uri!r}: '{suffix}' is neither a version number nor a stage ({', '.join(STAGES)})")
     raise ValueError(
-        f"MODEL_URI {uri!r} is not a registry URI: use models:/<name>@<alias> to follow an alias "
-        "or models:/<name>/<version> to pin a version"
+        f"MODEL_URI {uri!r} is not a registry URI: use models:/<name>@<alias> to follow an alias, "
+        "models:/<name>/<stage> to follow a stage, or models:/<name>/<version> to pin a version"
     )

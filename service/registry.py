@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from service.loaded_model import ModelVersion
 from service.logs import redact
 from service.model_uri import ModelURI
 
+# Stage URIs are served on purpose (MLflow deprecates stages but still serves them): without this, every
+# process following a stage would print MLflow's deprecation notice for `get_latest_versions`.
+warnings.filterwarnings("ignore", message=".*Model registry stages will be removed", category=FutureWarning)
+
 
 class AliasNotFound(Exception):
-    """The model, alias or version does not exist (the registry answered)."""
+    """The model, alias, stage or version does not exist (the registry answered)."""
 
 
 class RegistryUnavailable(Exception):
@@ -29,19 +34,29 @@ class Registry:
         from mlflow.exceptions import MlflowException
 
         try:
-            if target.alias is not None:
-                mv = self.client.get_model_version_by_alias(target.name, target.alias)
-            else:
-                mv = self.client.get_model_version(target.name, target.version)
+            mv = self._lookup(target)
         except MlflowException as exc:
             if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND", "INVALID_PARAMETER_VALUE"):
                 raise AliasNotFound(f"{target} does not exist in the registry: {_first_line(exc.message)}") from exc
             raise RegistryUnavailable(_first_line(exc.message)) from exc
+        except AliasNotFound:
+            raise
         except Exception as exc:
             raise RegistryUnavailable(f"{type(exc).__name__}: {_first_line(str(exc))}") from exc
         return ModelVersion(
             name=mv.name, version=str(mv.version), run_id=mv.run_id, source=mv.source, alias=target.alias
         )
+
+    def _lookup(self, target: ModelURI) -> Any:
+        if target.alias is not None:
+            return self.client.get_model_version_by_alias(target.name, target.alias)
+        if target.stage is not None:
+            # What MLflow's own `models:/name/Stage` resolution calls: the highest version in that stage.
+            latest = self.client.get_latest_versions(target.name, [target.stage])
+            if not latest:
+                raise AliasNotFound(f"{target} does not exist in the registry: no version is in stage {target.stage}")
+            return max(latest, key=lambda mv: int(mv.version))
+        return self.client.get_model_version(target.name, target.version)
 
 
 def _first_line(text: str) -> str:

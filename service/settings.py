@@ -16,7 +16,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
     model_uri: str = Field(min_length=1)
-    """`models:/<name>@<alias>` follows the alias; `models:/<name>/<version>` pins a version."""
+    """`models:/<name>@<alias>` follows the alias, `models:/<name>/<stage>` the latest version in that stage
+    (Staging, Production, Archived; any case); `models:/<name>/<version>` pins a version."""
 
     mlflow_tracking_uri: str = "sqlite:///mlflow.db"
     """MLflow's own variable; any tracking server URI works."""

@@ -55,6 +55,7 @@ async def model_info(state: State) -> dict[str, Any]:
     info: dict[str, Any] = {
         "name": target.name,
         "alias": target.alias,
+        "stage": target.stage,
         "following": target.following and state.settings.reload_interval_s > 0,
         "version": None,
         "run_id": None,
