@@ -9,9 +9,12 @@ from fastapi.responses import JSONResponse
 
 from service.errors import ClientError, NotReadyError
 from service.middleware import request_id_of
+from service.predictor import Prediction
 from service.protocols import v2 as protocol
+from service.protocols.v2_metadata import metadata
 from service.routes.common import State, prediction_headers, read_body
 from service.routes.openapi import V2_INFER_BODY
+from service.tensor_input import predict_tensors
 
 router = APIRouter(prefix="/v2", tags=["v2"])
 
@@ -32,7 +35,7 @@ def _served(state: State, name: str) -> Any:
 
 @router.get("")
 async def server_metadata() -> dict[str, Any]:
-    return {"name": "aliasserve", "version": "0.1.0", "extensions": []}
+    return {"name": "aliasserve", "version": "0.1.0", "extensions": protocol.EXTENSIONS}
 
 
 @router.get("/health/live")
@@ -48,7 +51,7 @@ async def ready(state: State) -> Response:
 
 @router.get("/models/{name}")
 async def model_metadata(name: str, state: State) -> dict[str, Any]:
-    return protocol.metadata(_served(state, name))
+    return metadata(_served(state, name))
 
 
 @router.get("/models/{name}/ready")
@@ -71,15 +74,33 @@ async def _infer(name: str, version: str | None, request: Request, state: State)
     try:
         _served(state, name)
         body = await read_body(request, state.settings.max_request_bytes)
-        table, client_id, method = protocol.parse(body)
-        prediction = await state.predictor.predict(table, request_id_of(request.scope), method, version=version)
+        parsed = protocol.parse(body, request.headers.get("inference-header-content-length"))
+        prediction = await _predict(parsed, version, request, state)
+        content, header_length = protocol.response(
+            prediction.model.name,
+            prediction.model.version,
+            parsed,
+            protocol.named_outputs(prediction.output, parsed.method),
+            prediction.classes,
+        )
     except NotReadyError:
         raise
     except V2Error:
         raise
     except ClientError as exc:
         raise V2Error(exc.message, exc.status, exc.error_code) from None
-    content = protocol.response(
-        prediction.model.name, prediction.model.version, client_id, prediction.output, prediction.classes
-    )
-    return Response(content, media_type="application/json", headers=prediction_headers(prediction))
+    headers = prediction_headers(prediction)
+    if header_length is None:
+        return Response(content, media_type="application/json", headers=headers)
+    headers["Inference-Header-Content-Length"] = str(header_length)
+    return Response(content, media_type="application/octet-stream", headers=headers)
+
+
+async def _predict(parsed: protocol.InferRequest, version: str | None, request: Request, state: State) -> Prediction:
+    """Models with a column signature take the table path (checked, batched, captured); others the tensors."""
+    model = state.predictor.model(version)
+    if model.schema is not None:
+        table = protocol.to_table(parsed)
+        return await state.predictor.predict(table, request_id_of(request.scope), parsed.method, version=version)
+    tensors = {tensor.name: tensor.array() for tensor in parsed.tensors}
+    return await predict_tensors(state.predictor, model, tensors, parsed.method)
