@@ -99,7 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m drift", description="Data drift checks of a served MLflow model.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="compare captured inputs in a window with the reference rows")
-    run.add_argument("--model-uri", type=_model_uri, required=True, help="models:/NAME@ALIAS or models:/NAME/VERSION")
+    run.add_argument(
+        "--model-uri",
+        type=_model_uri,
+        required=True,
+        help="models:/NAME@ALIAS, models:/NAME/STAGE or models:/NAME/VERSION",
+    )
     run.add_argument("--capture-uri", help="capture root (default: $CAPTURE_URI, else ./capture)")
     run.add_argument("--window", type=_duration, default="24h", help="how far back to read captures (30m, 24h, 7d)")
     run.add_argument("--window-end", type=_instant, help="end of the window, ISO time (default: now)")
@@ -149,7 +154,12 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
     if args.retrain:
         try:
             retrain = retrain_request(
-                args.retrain_data, args.target, args.promote, args.cooldown, args.retrain_project_uri
+                args.retrain_data,
+                args.target,
+                args.promote,
+                args.cooldown,
+                args.retrain_project_uri,
+                stage=args.model_uri.stage,  # a model followed by stage is promoted by stage transition
             )
         except ValueError as exc:
             raise UsageError(f"python -m drift run: {exc}") from exc

@@ -1,4 +1,4 @@
-"""The reference of a served version: alias -> version -> run -> `reference/reference.parquet`.
+"""The reference of a served version: alias (or stage) -> version -> run -> `reference/reference.parquet`.
 
 The training pipeline logs the training features (at most 100,000 rows, no label) as that artifact and
 names the label column in the run's `target` param; a label column found in the file is dropped.
@@ -20,6 +20,7 @@ from mlflow.exceptions import MlflowException
 
 from drift import DriftError
 from service.model_uri import ModelURI
+from training.registry import version_in_stage
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def _is_missing(exc: MlflowException) -> bool:
 
 
 def resolve_version(client: MlflowClient, uri: ModelURI) -> ModelVersion:
-    """The model version behind `models:/name@alias` or `models:/name/version`, or a one-line DriftError."""
+    """The version behind `models:/name@alias`, `models:/name/stage` (the latest in it) or `models:/name/version`."""
     try:
         client.get_registered_model(uri.name)
     except MlflowException as exc:
@@ -60,6 +61,11 @@ def resolve_version(client: MlflowClient, uri: ModelURI) -> ModelVersion:
     try:
         if uri.alias is not None:
             return client.get_model_version_by_alias(uri.name, uri.alias)
+        if uri.stage is not None:
+            in_stage = version_in_stage(client, uri.name, uri.stage)
+            if in_stage is None:
+                raise DriftError(f"model {uri.name!r} has no version in stage {uri.stage!r}")
+            return client.get_model_version(uri.name, in_stage)
         return client.get_model_version(uri.name, str(uri.version))
     except MlflowException as exc:
         if not _is_missing(exc):

@@ -24,7 +24,7 @@ from mlflow.exceptions import ExecutionException, MlflowException
 
 from drift.reference import one_line
 from drift.settings import RetrainRequest
-from training.registry import PRODUCTION, version_by_alias
+from training.registry import production_version
 from training.tracking import experiment_name_for
 
 logger = logging.getLogger(__name__)
@@ -47,13 +47,13 @@ def cooldown_until(client: MlflowClient, model: str, cooldown: timedelta) -> dat
         return None
 
 
-def _outcome(client: MlflowClient, model: str, run_id: str) -> dict[str, Any]:
-    """The version the training run registered and whether `Production` points to it now."""
+def _outcome(client: MlflowClient, model: str, run_id: str, stage: str | None) -> dict[str, Any]:
+    """The version the training run registered and whether it is served now (alias `Production`, or `stage`)."""
     versions = client.search_model_versions(f"name='{model}' and run_id='{run_id}'")
     if not versions:
         return {"version": None, "promoted": False}
     version = str(max(int(v.version) for v in versions))
-    return {"version": version, "promoted": version_by_alias(client, model, PRODUCTION) == version}
+    return {"version": version, "promoted": production_version(client, model, stage) == version}
 
 
 def retrain(
@@ -73,6 +73,7 @@ def retrain(
         "target": request.target,
         "promote": str(request.promote).lower(),
         "drift_run_id": drift_run_id,
+        "stage": request.stage or "",
     }
     logger.info("retrain: starting %s entry point %r of %s", model, ENTRY_POINT, request.project_uri)
     try:
@@ -88,7 +89,7 @@ def retrain(
     except (ExecutionException, MlflowException) as exc:
         logger.error("retrain: training failed: %s", one_line(exc))
         return {"triggered": True, "status": "failed", "error": one_line(exc)}
-    outcome = _outcome(client, model, submitted.run_id)
+    outcome = _outcome(client, model, submitted.run_id, request.stage)
     logger.info(
         "retrain: run %s registered version %s, promoted %s", submitted.run_id, outcome["version"], outcome["promoted"]
     )

@@ -32,6 +32,8 @@ class RetrainRequest:
     promote: bool
     cooldown: timedelta
     project_uri: str
+    stage: str | None = None
+    """Set when the model is followed by stage URI: the retraining promotes by transition into it."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,12 @@ def absolute_tracking_uri(uri: str) -> str:
 
 
 def retrain_request(
-    data: str | None, target: str | None, promote: bool, cooldown: timedelta, project_uri: str | None
+    data: str | None,
+    target: str | None,
+    promote: bool,
+    cooldown: timedelta,
+    project_uri: str | None,
+    stage: str | None = None,
 ) -> RetrainRequest:
     """The retraining settings; `--retrain` without its data or target is a usage error (ValueError)."""
     if not data or not target:
@@ -97,6 +104,7 @@ def retrain_request(
         promote=promote,
         cooldown=cooldown,
         project_uri=absolute_local(project_uri) if project_uri else str(PROJECT_ROOT),
+        stage=stage,
     )
 
 

@@ -37,6 +37,8 @@ def tensor_specs(model: LoadedModel) -> list[dict[str, Any]] | None:
 def model_input(model: LoadedModel, tensors: dict[str, np.ndarray]) -> tuple[Any, int]:
     """What the model's predict is handed for these tensors, and the number of rows (first dimension)."""
     n_rows = next(iter(tensors.values())).shape[0]
+    if n_rows == 0:
+        raise bad_request("the request has no rows")
     specs = tensor_specs(model)
     if specs is None:
         if len(tensors) == 1:
@@ -72,6 +74,9 @@ def _frame(tensors: dict[str, np.ndarray]) -> pd.DataFrame:
     for name, array in tensors.items():
         if array.ndim > 2 or (array.ndim == 2 and array.shape[1] != 1):
             raise bad_request(f"input '{name}': shape {list(array.shape)} is not a column; send one input per column")
+    if len({len(array) for array in tensors.values()}) > 1:
+        detail = ", ".join(f"'{name}' has {len(array)}" for name, array in tensors.items())
+        raise bad_request(f"inputs have different numbers of rows: {detail}")
     return pd.DataFrame({name: array.reshape(-1) for name, array in tensors.items()})
 
 

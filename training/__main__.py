@@ -1,5 +1,8 @@
 """`python -m training {train,rollback,seed-demo,export-demo-data}`.
 
+`--stage STAGE` (train, rollback): the model is served by stage URI, so promotion and rollback are stage
+transitions (see `training/registry.py`); without it they move the `Production` alias.
+
 Progress goes to stderr through `logging`; the last stdout line is one JSON object. Errors a user
 can cause (a missing file, a target that is not a column, an unknown model, no `Previous` to roll
 back to) print one line on stderr and exit 2.
@@ -15,6 +18,7 @@ from typing import NoReturn
 
 from mlflow.exceptions import MlflowException
 
+from service.model_uri import STAGES, canonical_stage
 from training import commands
 from training.data import DEMO_MODEL_NAME
 from training.errors import RegistryStateError, TrainingInputError
@@ -53,6 +57,19 @@ def _metric(value: str) -> str | None:
     return value
 
 
+def _stage(value: str) -> str | None:
+    """A registry stage in any case (as MLflow matches them); empty (MLflow Projects' default): aliases."""
+    if not value.strip():
+        return None
+    stage = canonical_stage(value.strip())
+    if stage is None:
+        raise argparse.ArgumentTypeError(f"unknown stage {value!r}; use one of {', '.join(STAGES)}")
+    return stage
+
+
+STAGE_HELP = "promote by transition into this stage (a model served as models:/NAME/STAGE), not the alias"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m training", description=__doc__.split("\n\n")[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,10 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--drift-run-id", default="", help="the drift run that triggered this retraining")
     train.add_argument("--experiment", default="", help="experiment name (default training-<model name>)")
     train.add_argument("--eval-data", default="", help="held-out data for the gate instead of a seeded 20%% split")
+    train.add_argument("--stage", type=_stage, default=None, help=STAGE_HELP)
     train.set_defaults(handler=commands.train)
 
     rollback = sub.add_parser("rollback", help="move Production back to Previous")
     rollback.add_argument("--model-name", required=True)
+    rollback.add_argument("--stage", type=_stage, default=None, help="roll back this stage instead of the alias")
     rollback.set_defaults(handler=commands.rollback)
 
     seed = sub.add_parser("seed-demo", help="register the demo model as NAME@Production unless it exists")

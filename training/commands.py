@@ -40,6 +40,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         experiment=args.experiment or None,
         holdout=holdout,
         source=args.data,
+        stage=args.stage,
     )
     return result.as_dict()
 
@@ -47,7 +48,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 def rollback(args: argparse.Namespace) -> dict[str, Any]:
     """Move `Production` back to `Previous` (and `Previous` to the version rolled back from)."""
     uri = tracking_uri_from_env()
-    move = registry.rollback(MlflowClient(uri), args.model_name)
+    move = registry.rollback(MlflowClient(uri), args.model_name, args.stage)
     return {"model_name": move.name, "production": move.production, "previous": move.previous}
 
 

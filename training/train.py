@@ -135,12 +135,15 @@ def train_and_register(
     experiment: str | None = None,
     holdout: pd.DataFrame | None = None,
     source: str | None = None,
+    stage: str | None = None,
 ) -> TrainResult:
     """Fit on `frame`, log and register a version of `model_name`, alias it, gate it, promote if asked.
 
     `alias="Production"` sets Production directly (through `registry.promote`, so `Previous` is kept);
     the gate is still scored and logged, with the decision `forced`. `holdout` replaces the seeded
     held-out split as the gate's data; `source` names where `frame` came from in the logged dataset.
+    `stage` (a model served by stage URI): the gate's Production is the latest version in that stage, and
+    promotion is a transition into it (`training/registry.py`).
     """
     if tracking_uri is not None:
         mlflow.set_tracking_uri(tracking_uri)
@@ -149,7 +152,7 @@ def train_and_register(
     fit_part, split_holdout = split_frame(frame, target)
     holdout = split_holdout if holdout is None else holdout
     require_target(holdout, target)
-    production = registry.version_by_alias(client, model_name, registry.PRODUCTION)
+    production = registry.production_version(client, model_name, stage)
     production_uri = None if production is None else f"models:/{model_name}/{production}"
     chosen = choose_estimator(estimator, fit_part.drop(columns=[target]), production_uri)
     metric = choose_metric(chosen, metric)
@@ -180,5 +183,5 @@ def train_and_register(
         log_gate(gate)
         promoted = promotes(gate.decision, promote)
         if promoted:
-            registry.promote(client, model_name, version)
+            registry.promote(client, model_name, version, stage)
         return TrainResult(model_name, run.info.run_id, version, alias, promoted, gate)
