@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import mlflow
+import mlflow.projects
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
 from tests.processes import REPO, MlflowServer, base_env
 from training.data import load_demo_frame
+from training.tracking import experiment_name_for
 
 
 @pytest.fixture
@@ -55,3 +59,16 @@ def run_cli() -> CliRunner:
         )
 
     return run
+
+
+def run_train_project(monkeypatch: pytest.MonkeyPatch, model_name: str, **parameters: str) -> Any:
+    """The `train` entry point through MLflow Projects, in this environment, as the drift job starts it."""
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    return mlflow.projects.run(  # type: ignore[no-untyped-call]
+        uri=str(REPO),
+        entry_point="train",
+        parameters={"model_name": model_name, **parameters},
+        experiment_name=experiment_name_for(model_name),
+        env_manager="local",
+        synchronous=True,
+    )

@@ -2,41 +2,25 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from tests.processes import REPO
+from tests.training.conftest import run_train_project
 from training.data import write_frame
 from training.registry import PRODUCTION, version_by_alias
-from training.tracking import experiment_name_for
 from training.train import DRIFT_RUN_TAG
 
 
 def test_mlproject_train_runs_locally_and_tags_the_drift_run(
     client: MlflowClient, model_name: str, demo_frame: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     data = write_frame(demo_frame, str(tmp_path / "demo.parquet"))
 
-    submitted = mlflow.projects.run(
-        uri=str(REPO),
-        entry_point="train",
-        parameters={
-            "model_name": model_name,
-            "data": data,
-            "target": "target",
-            "promote": "true",
-            "drift_run_id": "drift-42",
-        },
-        experiment_name=experiment_name_for(model_name),
-        env_manager="local",
-        synchronous=True,
+    submitted = run_train_project(
+        monkeypatch, model_name, data=data, target="target", promote="true", drift_run_id="drift-42"
     )
 
     assert submitted.get_status() == "FINISHED"

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from sklearn.dummy import DummyClassifier
 
-from tests.processes import REPO, MlflowServer
-from tests.training.conftest import CliRunner
+from tests.processes import MlflowServer
+from tests.training.conftest import CliRunner, run_train_project
 from training.data import write_frame
 from training.registry import CHALLENGER, PREVIOUS, PRODUCTION, version_by_alias, version_in_stage
-from training.tracking import experiment_name_for
 from training.train import train_and_register
 
 
@@ -40,21 +36,9 @@ def test_promotion_by_stage_through_the_project_and_rollback_by_stage(
     assert version_in_stage(client, model_name, "Production") == "1"
     assert version_by_alias(client, model_name, PRODUCTION) is None  # the stage is served, not the alias
 
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     data = write_frame(demo_frame, str(tmp_path / "demo.parquet"))
-    submitted = mlflow.projects.run(  # as the drift job retrains a model it follows by stage
-        uri=str(REPO),
-        entry_point="train",
-        parameters={
-            "model_name": model_name,
-            "data": data,
-            "target": "target",
-            "promote": "true",
-            "stage": "production",
-        },
-        experiment_name=experiment_name_for(model_name),
-        env_manager="local",
-        synchronous=True,
+    submitted = run_train_project(  # as the drift job retrains a model it follows by stage
+        monkeypatch, model_name, data=data, target="target", promote="true", stage="production"
     )
     assert submitted.get_status() == "FINISHED"
     run = client.get_run(submitted.run_id)
