@@ -122,6 +122,10 @@ def test_tensor_spec_shape_and_dtype_are_enforced(array_model: Served) -> None:
     assert "float64" in response.json()["error"]
     as_float32 = {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [10.0, 20.0, 70.0, 500.0]}]}
     assert httpx.post(url, json=as_float32).status_code == 200  # float32 -> float64 is a safe cast
+    empty = {"inputs": [{"name": "x", "shape": [0, 4], "datatype": "FP64", "data": []}]}
+    response = httpx.post(url, json=empty)
+    assert response.status_code == 400
+    assert "no rows" in response.json()["error"]
 
 
 @pytest.fixture(scope="module")
