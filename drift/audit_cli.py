@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from drift import DriftError
-from drift.capture_reader import Window
 from drift.settings import absolute_local, absolute_tracking_uri, environment_defaults, now_utc
 
 NOT_FOUND_EXIT = 4
@@ -36,6 +35,7 @@ def run_audit(args: argparse.Namespace, environ: Mapping[str, str], usage_error:
     """Run an audit query; raises `usage_error` for a bad combination of flags, DriftError when it cannot read."""
     from drift.audit import AuditQuery, find
     from drift.audit_rows import registry_runs, rows
+    from drift.capture_reader import Window
 
     if args.request_id is None and args.since is None:
         raise usage_error("python -m drift audit: give --request-id ID, or --since T [--until T], or both")
