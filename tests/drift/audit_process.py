@@ -6,8 +6,14 @@ import json
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
+from tests.drift.capture_files import write_capture
 from tests.processes import REPO, base_env
 
 
@@ -30,3 +36,25 @@ def audit(capture_uri: str, *args: str, **env: str) -> Audit:
         check=False,
     )
     return Audit(done.returncode, [json.loads(line) for line in done.stdout.splitlines() if line], done.stderr)
+
+
+def write_requests(root: Path, start: datetime, n: int, rows_per_request: int, rows_per_file: int) -> pd.DataFrame:
+    """`n` rows of model `fraud` version 7, one every 30 s from `start`, as requests `req-0`, `req-1`...
+    of `rows_per_request` rows (schema version 2; prediction: row number modulo 2); returns them with
+    their `at` and `request_id`."""
+    rng = np.random.default_rng(n)
+    rows = pd.DataFrame({"amount": rng.gamma(2.0, 50.0, n), "country": rng.choice(["fr", "de", "es"], n)})
+    rows["at"] = [start + timedelta(seconds=30 * i) for i in range(n)]
+    rows["request_id"] = [f"req-{i // rows_per_request}" for i in range(n)]
+    write_capture(
+        root,
+        "fraud",
+        rows[["amount", "country"]],
+        list(rows["at"]),
+        version="7",
+        predictions=np.arange(n) % 2,
+        rows_per_file=rows_per_file,
+        schema_version=2,
+        request_ids=list(rows["request_id"]),
+    )
+    return rows

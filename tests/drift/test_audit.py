@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from service.capture import CapturedBatch, CaptureWriter
 from service.metrics import Metrics
-from tests.drift.audit_process import audit
+from tests.drift.audit_process import audit, write_requests
 from tests.drift.capture_files import server_id_at, write_capture
 
 END = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
@@ -73,21 +73,8 @@ def _writer_requests(root: Path, at: datetime) -> tuple[tuple[str, str], tuple[p
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> Capture:
     root = tmp_path_factory.mktemp("audit") / "capture"
-    fraud = _rows(FRAUD_HOURS * ROWS_PER_HOUR, 1)
     start = END - timedelta(hours=FRAUD_HOURS)
-    fraud["at"] = [start + timedelta(seconds=30 * i) for i in range(len(fraud))]
-    fraud["request_id"] = [f"req-{i // ROWS_PER_REQUEST}" for i in range(len(fraud))]
-    write_capture(
-        root,
-        "fraud",
-        fraud[["amount", "country"]],
-        list(fraud["at"]),
-        version="7",
-        predictions=np.arange(len(fraud)) % 2,
-        rows_per_file=40,
-        schema_version=2,
-        request_ids=list(fraud["request_id"]),
-    )
+    fraud = write_requests(root, start, FRAUD_HOURS * ROWS_PER_HOUR, ROWS_PER_REQUEST, rows_per_file=40)
     churn = _rows(60, 2)
     write_capture(root, "churn", churn, END - timedelta(hours=2), version="3", schema_version=2, rows_per_file=20)
     old = _rows(8, 3)
