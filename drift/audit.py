@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -59,19 +59,23 @@ class Match:
 
 
 def find(uri: str, query: AuditQuery) -> Iterator[Match]:
-    """The captured rows matching `query` under the capture root `uri`, file by file in time order."""
+    """The captured rows matching `query` under the capture root `uri`, file by file in time order.
+
+    Each match's `path` is a URI again for object storage (`s3://bucket/...`), a local path otherwise."""
     filesystem, root = open_root(uri)
     window = query.window
     narrowed = window is None and query.request_id is not None and server_id_millis(query.request_id) is not None
     if narrowed and query.request_id is not None:
         made = datetime.fromtimestamp((server_id_millis(query.request_id) or 0) / 1000, UTC)
         window = Window(made - timedelta(minutes=1), made + _AFTER_ID)
+    scheme = uri.split("://", 1)[0] + "://" if "://" in uri and not uri.startswith("file://") else ""
     found = False
     for match in _search(filesystem, root, query, window):
         found = True
-        yield match
+        yield replace(match, path=scheme + match.path)
     if narrowed and not found:  # a client may send a UUIDv7 of its own: look everywhere
-        yield from _search(filesystem, root, query, None)
+        for match in _search(filesystem, root, query, None):
+            yield replace(match, path=scheme + match.path)
 
 
 def _search(filesystem: pa_fs.FileSystem, root: str, query: AuditQuery, window: Window | None) -> Iterator[Match]:

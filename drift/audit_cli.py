@@ -28,7 +28,13 @@ def add_arguments(audit: argparse.ArgumentParser, instant: Callable[[str], datet
     audit.add_argument("--until", type=instant, help="end of the range (default: now)")
     audit.add_argument("--model", help="only this registered model (default: every model in the capture)")
     audit.add_argument("--tracking-uri", help="MLflow tracking URI for links and runs (default: $MLFLOW_TRACKING_URI)")
-    audit.add_argument("--limit", type=int, default=None, help="print at most this many rows")
+    audit.add_argument("--limit", type=_positive, default=None, help="print at most this many rows")
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
 
 
 def run_audit(args: argparse.Namespace, environ: Mapping[str, str], usage_error: type[DriftError]) -> int:
@@ -53,6 +59,8 @@ def run_audit(args: argparse.Namespace, environ: Mapping[str, str], usage_error:
     started, printed, files = time.perf_counter(), 0, 0
     run_of = None
     for match in find(absolute_local(args.capture_uri or capture), query):
+        if args.limit is not None and printed >= args.limit:
+            break
         files += 1
         if tracking and run_of is None and match.schema_version < 2:
             run_of = registry_runs(tracking)

@@ -37,7 +37,7 @@ def test_a_request_is_found_in_s3_with_its_exact_inputs_and_output(moto_s3: Moto
     assert [row["inputs"] for row in found.rows] == expected[["amount", "country"]].to_dict(orient="records")
     assert [row["output"]["prediction"] for row in found.rows] == [float(i % 2) for i in expected.index]
     assert [datetime.fromisoformat(row["timestamp"]) for row in found.rows] == list(expected["at"])
-    assert all(row["file"].startswith(f"{BUCKET}/{PREFIX}/model=fraud/") for row in found.rows)
+    assert all(row["file"].startswith(f"s3://{BUCKET}/{PREFIX}/model=fraud/") for row in found.rows)
 
 
 def test_a_time_range_and_an_old_layout_object_in_s3(moto_s3: MotoS3, s3_capture: pd.DataFrame) -> None:

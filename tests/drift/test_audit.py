@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from service.capture import CapturedBatch, CaptureWriter
 from service.metrics import Metrics
+from tests.conftest import RegisteredModel
 from tests.drift.audit_process import audit, write_requests
 from tests.drift.capture_files import server_id_at, write_capture
 
@@ -128,6 +129,8 @@ def test_a_time_range_gives_every_row_inside_it_and_no_other(capture: Capture) -
     assert found.code == 0, found.stderr
     assert [row["inputs"]["amount"] for row in found.rows] == inside["amount"].tolist()
     assert {row["model"] for row in found.rows} == {"fraud"}
+    limited = audit(str(capture.root), "--since", since.isoformat(), "--model", "fraud", "--limit", "3")
+    assert [row["inputs"]["amount"] for row in limited.rows] == inside["amount"].tolist()[:3]
 
 
 def test_files_of_the_first_schema_version_are_found_too(capture: Capture) -> None:
@@ -172,3 +175,21 @@ def test_only_partitions_that_can_match_are_read(tmp_path: Path) -> None:
     everything = audit(str(root), "--request-id", "near")
     assert everything.code == 1
     assert str(broken) in everything.stderr.strip().splitlines()[-1]
+
+
+def test_with_a_tracking_server_old_files_get_their_run_and_every_row_its_links(
+    demo_model: RegisteredModel, tmp_path: Path
+) -> None:
+    write_capture(tmp_path, demo_model.name, _rows(2, 9), END, version=demo_model.version, request_ids=["legacy"] * 2)
+
+    found = audit(str(tmp_path), "--request-id", "legacy", "--tracking-uri", demo_model.tracking_uri)
+
+    assert found.code == 0, found.stderr
+    assert {row["run_id"] for row in found.rows} == {demo_model.run_id}
+    base = demo_model.tracking_uri
+    assert found.rows[0]["links"] == {
+        "model_version_uri": f"models:/{demo_model.name}/{demo_model.version}",
+        "run_uri": f"runs:/{demo_model.run_id}/",
+        "model_version_url": f"{base}/#/models/{demo_model.name}/versions/{demo_model.version}",
+        "run_url": f"{base}/#/runs/{demo_model.run_id}",
+    }
