@@ -46,6 +46,8 @@ COPY MLproject ./
 COPY training ./training
 COPY drift ./drift
 COPY service ./service
+ARG GIT_COMMIT
+ENV ALIASSERVE_GIT_COMMIT=$GIT_COMMIT
 USER 10001:10001
 EXPOSE 8000
 # No HEALTHCHECK: Kubernetes ignores it and uses the probes on /health/live and /health/ready.

@@ -55,7 +55,7 @@ k8s-rules: install  ## regenerate the PrometheusRule from monitoring/alerts.yml
 	$(PY) k8s/components/monitoring/generate.py
 
 image:  ## build the container image (needs a Docker engine; none on the dev machines here)
-	docker build -t aliasserve:$(or $(TAG),dev) .
+	docker build --build-arg GIT_COMMIT=$$(git rev-parse HEAD 2>/dev/null) -t aliasserve:$(or $(TAG),dev) .
 
 demo-loop: seed  ## the whole loop in a couple of minutes: traffic, drift, retraining, promotion, the service switching
 	$(PY) -m demo.loop

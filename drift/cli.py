@@ -1,4 +1,4 @@
-"""`python -m drift run ...`: the command line of the drift job.
+"""`python -m drift run ...`: the command line of the drift job (and `audit`: drift/audit_cli.py).
 
 Exit codes: 0 the check ran (drift or not, or too little data: `drift_detected` null); 1 it could not
 run (unknown model or alias, no reference artifact, capture columns that do not match, registry
@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
-from drift import DriftError
+from drift import DriftError, audit_cli
 from drift.settings import (
     DriftSettings,
     absolute_local,
@@ -144,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     retrain.add_argument("--promote", action="store_true", help="promote the retrained version if its gate passes")
     retrain.add_argument("--cooldown", type=_duration, default="24h", help="no second retraining within this")
     retrain.add_argument("--retrain-project-uri", help="MLflow project to run (default: this repository)")
+    audit = commands.add_parser("audit", help="print the captured rows of a request id or a time range as JSON")
+    audit_cli.add_arguments(audit, _instant)
     return parser
 
 
@@ -212,10 +214,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     """Run the command line; returns the exit code."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     configure_logging()
+    environ = os.environ if environ is None else environ
     try:
-        settings = parse_command_line(
-            sys.argv[1:] if argv is None else argv, os.environ if environ is None else environ
-        )
+        args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        if args.command == "audit":
+            return _audit(args, environ)
+        settings = settings_from_args(args, environ)
     except UsageError as exc:
         return _fail(str(exc), 2)
     # Imported only now, so --help and usage errors answer without the seconds MLflow takes to import.
@@ -238,3 +242,17 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     if result.retrain.get("status") == "failed":
         return _fail(f"retraining failed: {result.retrain.get('error')}", 3)
     return 0
+
+
+def _audit(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """`python -m drift audit`: exit codes in drift/audit_cli.py; failures are one line, as for `run`."""
+    import pyarrow as pa
+
+    try:
+        return audit_cli.run_audit(args, environ, UsageError)
+    except UsageError:
+        raise
+    except (DriftError, pa.ArrowException, OSError) as exc:
+        return _fail(f"audit: {' '.join(str(exc).split())}", 1)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)

@@ -4,6 +4,7 @@ Requests hand their rows to a bounded in-memory queue (never blocking: when full
 counted); a writer thread publishes them as Parquet files, Hive-partitioned by model, date and hour so a
 time window is read without scanning everything:
 `{root}/model={name}/date=YYYY-MM-DD/hour=HH/part-{unix_ms}-{host}-{pid}-{seq}.parquet`.
+The columns are the contract of `service.capture_schema` (documented in the README, "Capture files").
 Local files are written under a dot-name and renamed, so readers never see half a file. A failed write
 keeps its rows for the next attempt; `close()` (graceful shutdown) writes everything that was accepted.
 """
@@ -26,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
+from service import capture_schema as cols
 from service.metrics import Metrics
 from service.schema import Columns
 
@@ -34,6 +36,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class CapturedBatch:
+    """One request's rows as the model saw them, what it answered, and who answered."""
+
     model: str
     version: str
     columns: Columns
@@ -41,6 +45,13 @@ class CapturedBatch:
     request_id: str
     timestamp: float
     predictions: Any
+    """Labels (or values) per row; for `predict_proba`, the most probable class."""
+    server_request_id: str | None = None
+    run_id: str | None = None
+    runtime: str | None = None
+    probabilities: np.ndarray | None = None
+    """Rows by classes, when `predict_proba` was asked; `classes` names the columns."""
+    classes: list[Any] | None = None
 
 
 def open_root(uri: str) -> tuple[pafs.FileSystem, str, bool]:
@@ -182,12 +193,23 @@ def _table(batches: list[CapturedBatch]) -> pa.Table:
         name: pa.array(np.concatenate([b.columns[name] for b in batches]), from_pandas=True)
         for name in batches[0].columns
     }
-    arrays["_request_id"] = pa.array(np.repeat([b.request_id for b in batches], [b.n_rows for b in batches]))
-    stamps = np.repeat([int(b.timestamp * 1000) for b in batches], [b.n_rows for b in batches])
-    arrays["_timestamp"] = pa.array(stamps, type=pa.timestamp("ms", tz="UTC"))
-    arrays["_model_version"] = pa.array(np.repeat([b.version for b in batches], [b.n_rows for b in batches]))
-    arrays["_prediction"] = _predictions(batches)
-    return pa.table(arrays)
+    counts = [b.n_rows for b in batches]
+
+    def per_row(values: list[Any], kind: pa.DataType) -> pa.Array:
+        return pa.array(np.repeat(np.asarray(values, dtype=object), counts), type=kind)
+
+    arrays[cols.REQUEST_ID] = per_row([b.request_id for b in batches], pa.string())
+    arrays[cols.SERVER_REQUEST_ID] = per_row([b.server_request_id for b in batches], pa.string())
+    stamps = np.repeat([int(b.timestamp * 1000) for b in batches], counts)
+    arrays[cols.TIMESTAMP] = pa.array(stamps, type=pa.timestamp("ms", tz="UTC"))
+    arrays[cols.MODEL_NAME] = per_row([b.model for b in batches], pa.string())
+    arrays[cols.MODEL_VERSION] = per_row([b.version for b in batches], pa.string())
+    arrays[cols.RUN_ID] = per_row([b.run_id for b in batches], pa.string())
+    arrays[cols.RUNTIME] = per_row([b.runtime for b in batches], pa.string())
+    arrays[cols.PREDICTION] = _predictions(batches)
+    arrays[cols.PROBABILITIES], arrays[cols.CLASSES] = _probabilities(batches)
+    metadata = {cols.SCHEMA_KEY: str(cols.SCHEMA_VERSION).encode()}
+    return pa.table(arrays).replace_schema_metadata(metadata)
 
 
 def _predictions(batches: list[CapturedBatch]) -> pa.Array:
@@ -198,3 +220,18 @@ def _predictions(batches: list[CapturedBatch]) -> pa.Array:
     if merged.dtype.kind in "biuf":
         return pa.array(merged.astype(np.float64))
     return pa.array(merged.astype(str))
+
+
+def _probabilities(batches: list[CapturedBatch]) -> tuple[pa.Array, pa.Array]:
+    """Per row, the class probabilities and the classes they belong to (nulls where none were asked)."""
+    probabilities: list[list[float] | None] = []
+    classes: list[list[str] | None] = []
+    for batch in batches:
+        if batch.probabilities is None or batch.classes is None:
+            probabilities.extend([None] * batch.n_rows)
+            classes.extend([None] * batch.n_rows)
+            continue
+        names = [str(c) for c in batch.classes]
+        probabilities.extend(np.asarray(batch.probabilities, dtype=np.float64).tolist())
+        classes.extend([names] * batch.n_rows)
+    return pa.array(probabilities, pa.list_(pa.float64())), pa.array(classes, pa.list_(pa.string()))

@@ -1,10 +1,18 @@
-"""Pure ASGI middleware (cheap on the hot path): request ids and the HTTP metrics."""
+"""Pure ASGI middleware (cheap on the hot path): request ids and the HTTP metrics.
+
+Every request gets two ids. `X-Request-ID` is echoed when the client sent a usable one (SPEC), so a
+client can find its own calls; but clients choose it, and two of them may choose the same. So every
+response also carries `X-Server-Request-ID`, an id only this server hands out (a UUIDv7: 48 bits of
+milliseconds, then random bits). The capture records both; when the client sent none, both are the same.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -14,12 +22,43 @@ from service.metrics import Metrics
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
-def request_id_of(scope: Scope) -> str:
-    return str(scope.get("state", {}).get("request_id", ""))
+SERVER_ID_HEADER = b"x-server-request-id"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestIds:
+    """`client`: the `X-Request-ID` answered (the client's, or `server` when it sent none usable)."""
+
+    client: str
+    server: str
+
+
+def new_server_id() -> str:
+    """A UUIDv7 (RFC 9562) in 32 hex digits: unique, and ordered by time, so readers can skip files by id."""
+    millis = time.time_ns() // 1_000_000
+    random_bits = int.from_bytes(os.urandom(10), "big")
+    value = (millis & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (random_bits >> 62 & 0xFFF) << 64
+    value |= 0b10 << 62 | random_bits & (1 << 62) - 1
+    return uuid.UUID(int=value).hex
+
+
+def server_id_millis(text: str) -> int | None:
+    """The arrival time (unix ms) encoded in a server id, or None when `text` is not a UUIDv7."""
+    try:
+        parsed = uuid.UUID(text)
+    except ValueError:
+        return None
+    return parsed.int >> 80 if parsed.version == 7 else None
+
+
+def request_id_of(scope: Scope) -> RequestIds:
+    ids = scope.get("state", {}).get("request_ids")
+    return ids if isinstance(ids, RequestIds) else RequestIds("", "")
 
 
 class RequestContext:
-    """Gives every request an id (the client's `X-Request-ID` when it is sane), echoes it, and counts it."""
+    """Gives every request its ids (the client's `X-Request-ID` when sane, and the server's), answers both,
+    and counts the request."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -31,8 +70,11 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _client_id(scope) or uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        server_id = new_server_id()
+        request_id = _client_id(scope) or server_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["request_ids"] = RequestIds(request_id, server_id)
         status = 500
         started = time.perf_counter()
         self.metrics.in_flight.inc()
@@ -42,7 +84,11 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-request-id", request_id.encode()),
+                    (SERVER_ID_HEADER, server_id.encode()),
+                ]
             await send(message)
 
         try:

@@ -14,6 +14,7 @@ from service.batching import Batcher
 from service.capture import CapturedBatch, CaptureWriter
 from service.errors import ClientError, NotReadyError, too_large
 from service.loaded_model import LoadedModel
+from service.middleware import RequestIds
 from service.model_manager import ModelManager
 from service.table import RawTable
 
@@ -64,7 +65,7 @@ class Predictor:
     async def predict(
         self,
         table: RawTable,
-        request_id: str,
+        request_id: RequestIds,
         method: str = "predict",
         params: dict[str, Any] | None = None,
         version: str | None = None,
@@ -98,11 +99,34 @@ class Predictor:
             )
 
     def _record(
-        self, model: LoadedModel, columns: Any, n_rows: int, request_id: str, output: Any, classes: list[Any] | None
+        self,
+        model: LoadedModel,
+        columns: Any,
+        n_rows: int,
+        request_id: RequestIds,
+        output: Any,
+        classes: list[Any] | None,
     ) -> None:
+        """Offer the rows as the model saw them, with who answered and what, to the capture."""
         if self.capture is None or (self.sample_rate < 1.0 and random.random() >= self.sample_rate):  # noqa: S311
             return
-        labels = output
+        labels, probabilities = output, None
         if classes is not None:
-            labels = np.asarray(classes)[np.argmax(np.asarray(output), axis=1)]
-        self.capture.offer(CapturedBatch(model.name, model.version, columns, n_rows, request_id, time.time(), labels))
+            probabilities = np.asarray(output)
+            labels = np.asarray(classes)[np.argmax(probabilities, axis=1)]
+        self.capture.offer(
+            CapturedBatch(
+                model.name,
+                model.version,
+                columns,
+                n_rows,
+                request_id.client,
+                time.time(),
+                labels,
+                server_request_id=request_id.server,
+                run_id=model.meta.run_id,
+                runtime=model.runtime,
+                probabilities=probabilities,
+                classes=classes,
+            )
+        )

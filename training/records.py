@@ -1,4 +1,6 @@
-"""The MLflow records of a training run (SPEC "MLflow records"): dataset, reference rows, model.
+"""The MLflow records of a training run (SPEC "MLflow records"): dataset, reference rows, model, and how
+it was trained (hyperparameters, code version, libraries: training/provenance.py), which the registered
+version's description and tags point back to.
 
 The drift job finds the reference from the alias: alias -> version -> run -> `reference/reference.parquet`,
 and reads the label column's name from the run's `target` param.
@@ -17,10 +19,12 @@ import mlflow
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from mlflow.data.pandas_dataset import from_pandas
+from mlflow import MlflowClient
+from mlflow.data.pandas_dataset import PandasDataset, from_pandas
 from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 
+from training import provenance
 from training.estimator import trusted_types
 from training.requirements import pip_requirements
 
@@ -71,11 +75,61 @@ def _log_table(table: pa.Table, file_name: str) -> None:
         mlflow.log_artifact(str(path), artifact_path=REFERENCE_DIR)
 
 
-def log_dataset(frame: pd.DataFrame, target: str, source: str | None, name: str) -> None:
-    """`mlflow.log_input` of the training frame (metadata and schema; the rows live in the reference)."""
+DATASET_DIGEST_TAG = "aliasserve.dataset_digest"
+DATASET_SOURCE_TAG = "aliasserve.dataset_source"
+TRAINING_RUN_TAG = "aliasserve.training_run_id"
+
+
+def log_dataset(frame: pd.DataFrame, target: str, source: str | None, name: str) -> PandasDataset:
+    """`mlflow.log_input` of the training frame (metadata and schema; the rows live in the reference),
+    and its digest and source as run tags, so runs can be searched by the data they were trained on."""
     with _quiet_mlflow_hints():
         dataset = from_pandas(frame, source=source, targets=target, name=name)  # type: ignore[arg-type]
         mlflow.log_input(dataset, context="training")
+    mlflow.set_tags({DATASET_DIGEST_TAG: dataset.digest, DATASET_SOURCE_TAG: _source_text(dataset, source)})
+    return dataset
+
+
+def _source_text(dataset: PandasDataset, given: str | None) -> str:
+    """Where the rows came from: the URI given, else what MLflow recorded (the code that made them)."""
+    if given:
+        return given
+    return str(dataset.source.to_json())
+
+
+def log_provenance(estimator: Any) -> provenance.CodeVersion:
+    """Every hyperparameter of the (unfitted) estimator as params; code and library versions as tags."""
+    mlflow.log_params(provenance.hyperparameters(estimator))
+    code = provenance.code_version()
+    mlflow.set_tags({**code.tags(), **provenance.library_versions()})
+    return code
+
+
+def describe_version(
+    client: MlflowClient,
+    name: str,
+    version: str,
+    run_id: str,
+    dataset: PandasDataset,
+    code: provenance.CodeVersion,
+) -> None:
+    """Point the registered version back at its run, data and code (description and tags)."""
+    source = client.get_run(run_id).data.tags.get(DATASET_SOURCE_TAG, "")
+    tags = {TRAINING_RUN_TAG: run_id, DATASET_DIGEST_TAG: dataset.digest, DATASET_SOURCE_TAG: source}
+    if code.commit:
+        tags[provenance.GIT_COMMIT_TAG] = code.commit
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    commit = code.commit or "unknown"
+    client.update_model_version(
+        name,
+        version,
+        description=(
+            f"Trained by run {run_id} (runs:/{run_id}/; its params hold every hyperparameter) "
+            f"from code {commit} ({code.source}) on dataset {dataset.name} digest {dataset.digest} "
+            f"from {source}."
+        ),
+    )
 
 
 def log_model(fitted: Any, features: pd.DataFrame, model_name: str) -> ModelInfo:

@@ -9,6 +9,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.data.pandas_dataset import PandasDataset
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 
@@ -26,6 +27,7 @@ from training.gate import (
     promotes,
     score,
 )
+from training.provenance import CodeVersion
 from training.tracking import experiment_name_for, start_training_run
 
 logger = logging.getLogger(__name__)
@@ -112,12 +114,16 @@ def _fit(estimator: Any, fit_part: pd.DataFrame, target: str) -> Any:
         raise TrainingInputError(f"cannot fit {type(estimator).__name__} on this data: {exc}") from exc
 
 
-def _log_inputs(frame: pd.DataFrame, target: str, model_name: str, estimator: Any, source: str | None) -> None:
-    """Params, the dataset input and the reference rows: everything known before the fit."""
+def _log_inputs(
+    frame: pd.DataFrame, target: str, model_name: str, estimator: Any, source: str | None
+) -> tuple[PandasDataset, CodeVersion]:
+    """Params, the dataset input, the reference rows, how it is trained: everything known before the fit."""
     kind, final_kind = describe(estimator)
     mlflow.log_params({"target": target, "model_name": model_name, "estimator": kind, "final_estimator": final_kind})
-    records.log_dataset(frame, target, source, name=model_name)
+    dataset = records.log_dataset(frame, target, source, name=model_name)
+    code = records.log_provenance(estimator)
     records.log_reference(frame.drop(columns=[target]))
+    return dataset, code
 
 
 def train_and_register(
@@ -160,13 +166,14 @@ def train_and_register(
 
     with start_training_run(client, uri, experiment or experiment_name_for(model_name)) as run:
         mlflow.set_tags({ROLE_TAG: "training", **({DRIFT_RUN_TAG: drift_run_id} if drift_run_id else {})})
-        _log_inputs(frame, target, model_name, chosen, source)
+        dataset, code = _log_inputs(frame, target, model_name, chosen, source)
         fitted = _fit(chosen, fit_part, target)
         logger.info("logging the model to run %s and registering it as %s", run.info.run_id, model_name)
         info = records.log_model(fitted, fit_part.drop(columns=[target]), model_name)
         records.log_reference_predictions(fitted, frame.drop(columns=[target]), info.model_uri)
         version = str(info.registered_model_version)
         logger.info("registered %s version %s", model_name, version)
+        records.describe_version(client, model_name, version, run.info.run_id, dataset, code)
         if alias and not forced:
             client.set_registered_model_alias(model_name, alias, version)
         gate = _gate(

@@ -48,9 +48,15 @@ def test_files_follow_the_contract(tmp_path: Path) -> None:
         "mean_radius",
         "size_band",
         "_request_id",
+        "_server_request_id",
         "_timestamp",
+        "_model_name",
         "_model_version",
+        "_run_id",
+        "_runtime",
         "_prediction",
+        "_probabilities",
+        "_classes",
     ]
     assert table.schema.field("_timestamp").type == pa.timestamp("ms", tz="UTC")
     assert table.schema.field("size_band").type == pa.string()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import uuid
+from importlib import metadata
 from pathlib import Path
 
 import mlflow
@@ -13,7 +15,18 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.models import Model
 
-from tests.processes import MlflowServer
+from tests.processes import REPO, MlflowServer
+from training.provenance import (
+    CODE_DIRTY_TAG,
+    CODE_SOURCE_TAG,
+    COMMIT_VARIABLE,
+    GIT_COMMIT_TAG,
+    PARAM_PREFIX,
+    CodeVersion,
+    code_version,
+    hyperparameters,
+)
+from training.records import DATASET_DIGEST_TAG, DATASET_SOURCE_TAG, TRAINING_RUN_TAG
 from training.registry import CHALLENGER, PRODUCTION, version_by_alias
 from training.train import DRIFT_RUN_TAG, TrainResult, train_and_register
 
@@ -110,3 +123,68 @@ def test_training_dataset_is_logged_as_an_input(client: MlflowClient, trained: T
     schema = json.loads(str(dataset.schema))
     assert {"target", "size_band"} <= {column["name"] for column in schema["mlflow_colspec"]}
     assert tags["mlflow.data.context"] == "training"
+
+
+def test_run_logs_every_hyperparameter_of_the_nested_pipeline(client: MlflowClient, trained: TrainResult) -> None:
+    params = client.get_run(trained.run_id).data.params
+    model = mlflow.sklearn.load_model(f"models:/{trained.model_name}/{trained.version}")
+    expected = model.get_params(deep=True)
+
+    logged = {key.removeprefix(PARAM_PREFIX) for key in params if key.startswith(PARAM_PREFIX)}
+    assert logged == set(expected)
+    assert params["estimator.model__C"] == str(expected["model__C"])
+    assert params["estimator.model__max_iter"] == str(expected["model__max_iter"])
+    assert params["estimator.preprocess__numeric__with_mean"] == "True"
+    assert params["estimator.model"] == "LogisticRegression"
+    assert params["estimator.steps"] == "[('preprocess', ColumnTransformer), ('model', LogisticRegression)]"
+
+
+def test_run_records_the_commit_the_data_and_the_libraries(client: MlflowClient, trained: TrainResult) -> None:
+    run = client.get_run(trained.run_id)
+    tags = run.data.tags
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    assert run.inputs is not None
+    dataset = run.inputs.dataset_inputs[0].dataset
+
+    assert tags[GIT_COMMIT_TAG] == head.stdout.strip()
+    assert tags[CODE_SOURCE_TAG] == "git checkout"
+    assert tags[CODE_DIRTY_TAG] in ("true", "false")
+    assert tags[DATASET_DIGEST_TAG] == dataset.digest
+    assert tags[DATASET_SOURCE_TAG] == dataset.source
+    for library in ("scikit-learn", "mlflow", "numpy", "pandas"):
+        assert tags[f"aliasserve.library.{library}"] == metadata.version(library)
+
+
+def test_the_version_points_back_to_its_run_commit_and_data(client: MlflowClient, trained: TrainResult) -> None:
+    version = client.get_model_version(trained.model_name, trained.version)
+    run_tags = client.get_run(trained.run_id).data.tags
+
+    assert version.tags[TRAINING_RUN_TAG] == trained.run_id
+    assert version.tags[GIT_COMMIT_TAG] == run_tags[GIT_COMMIT_TAG]
+    assert version.tags[DATASET_DIGEST_TAG] == run_tags[DATASET_DIGEST_TAG]
+    assert version.tags[DATASET_SOURCE_TAG] == run_tags[DATASET_SOURCE_TAG]
+    for part in (trained.run_id, run_tags[GIT_COMMIT_TAG], run_tags[DATASET_DIGEST_TAG]):
+        assert part in version.description
+
+
+def test_outside_a_checkout_the_commit_baked_into_the_image_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(COMMIT_VARIABLE, "0123abc")
+    assert code_version(tmp_path) == CodeVersion("0123abc", "image build argument")
+    monkeypatch.delenv(COMMIT_VARIABLE)
+    assert code_version(tmp_path) == CodeVersion(None, "unknown")
+
+
+def test_values_past_mlflows_limit_are_truncated_and_accepted(client: MlflowClient) -> None:
+    from sklearn.preprocessing import OneHotEncoder
+
+    encoder = OneHotEncoder(categories=[[f"category-{i}" for i in range(2000)]])
+    params = hyperparameters(encoder)
+    with mlflow.start_run() as run:
+        mlflow.log_params(params)
+
+    logged = client.get_run(run.info.run_id).data.params["estimator.categories"]
+    assert len(logged) == 6000
+    assert logged.startswith("[['category-0', 'category-1'")
+    assert logged.endswith("...[truncated]")
