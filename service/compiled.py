@@ -138,9 +138,13 @@ def _compiled_model(loaded: LoadedModel, session: OnnxSession, form: Form) -> Lo
     """`loaded` with its model calls on `session`; the native estimator is dropped (its memory with it)."""
     classes = getattr(loaded.estimator, "classes_", None)
     label_dtype = np.asarray(classes).dtype if classes is not None else None
+    by_probability = classes is not None and np.ndim(classes) == 1 and len(session.output_names) > 1
 
     def predict(data: Any, _params: dict[str, Any] | None) -> np.ndarray:
-        output = np.asarray(session.run(data)[0])
+        outputs = session.run(data)
+        if by_probability:
+            return _label(np.asarray(outputs[1]), np.asarray(classes))
+        output = np.asarray(outputs[0])
         if label_dtype is not None:
             return output.reshape(-1).astype(label_dtype, copy=False)
         output = output.astype(np.float64, copy=False)
@@ -156,6 +160,16 @@ def _compiled_model(loaded: LoadedModel, session: OnnxSession, form: Form) -> Lo
         array_input=form.layout == "array",
         estimator=None,
     )
+
+
+def _label(probabilities: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """The most probable class, where probabilities within `TOLERANCE` of the top count as tied.
+
+    scikit-learn takes the first class of an exact tie (`argmax`); a forest with an even number of trees
+    has such ties (0.5 / 0.5), which float32 sums in another order turn into 0.49999994 / 0.50000006.
+    """
+    top = probabilities.max(axis=1, keepdims=True)
+    return np.asarray(classes[np.argmax(probabilities >= top - TOLERANCE, axis=1)])
 
 
 def _agreement(native: LoadedModel, compiled: LoadedModel, columns: Columns, form: Form) -> Compilation:

@@ -24,9 +24,9 @@ from service.compiled import Compiler
 from service.loaded_model import LoadedModel, ModelVersion, load_version
 from service.metrics import Metrics
 from service.table import RawTable
-from tests.service.compiled_models import disagreeing_frame, register
 from tests.conftest import RegisteredModel
 from tests.processes import MlflowServer
+from tests.service.compiled_models import disagreeing_frame, register
 
 
 def _numeric_demo(frame: pd.DataFrame) -> pd.DataFrame:
@@ -110,7 +110,10 @@ def test_a_model_whose_compiled_form_disagrees_serves_natively(
 ) -> None:
     """HistGradientBoosting splits in float64; its ONNX graph compares in float32, where these values collapse."""
     model = register(
-        mlflow_server, f"disagree-{uuid.uuid4().hex[:6]}", HistGradientBoostingClassifier(max_iter=5), disagreeing_frame()
+        mlflow_server,
+        f"disagree-{uuid.uuid4().hex[:6]}",
+        HistGradientBoostingClassifier(max_iter=5),
+        disagreeing_frame(),
     )
     metrics = Metrics()
     with caplog.at_level("WARNING", logger="service.compiled"):
