@@ -153,6 +153,8 @@ def compilation_lines(runs: list[ModelRun]) -> list[str]:
         found = ours.compilation if ours else None
         if found is None:
             continue
+        diff = found.get("max_abs_diff")
+        found = {**found, "max_abs_diff": None if diff is None else f"{diff:.2g}"}
         cells = [found.get(k) for k in ("result", "rows_checked", "max_abs_diff", "labels_equal", "seconds", "reason")]
         lines.append("| " + " | ".join([run.model.label, *("—" if c is None else str(c) for c in cells)]) + " |")
     return lines

@@ -71,9 +71,11 @@ def _route_missing_values_as_fitted(model: Any, final: Any) -> None:
     scikit-learn's trees (1.4+) take NaN: each split has a learned direction, or the larger child when no NaN
     was seen in training. skl2onnx writes every node's `nodes_missing_value_tracks_true` as 0 (NaN goes to
     the false branch, i.e. right) for these trees; the flag is set from the fitted trees instead. Trees are
-    numbered as skl2onnx numbers them: a forest's `estimators_` in order, a single tree as 0.
+    numbered as skl2onnx numbers them: `estimators_` in order (a gradient boosting's row by row), a single tree 0.
     """
-    trees = [e.tree_ for e in getattr(final, "estimators_", [])] if hasattr(final, "n_estimators") else []
+    fitted = getattr(final, "estimators_", None)
+    members: Any = np.ravel(np.asarray(fitted, dtype=object)) if fitted is not None else []
+    trees = [e.tree_ for e in members if hasattr(e, "tree_")]
     if hasattr(final, "tree_"):
         trees = [final.tree_]
     if not trees or not all(hasattr(t, "missing_go_to_left") for t in trees):
@@ -83,6 +85,8 @@ def _route_missing_values_as_fitted(model: Any, final: Any) -> None:
         return
     attributes = {a.name: a for a in ensembles[0].attribute}
     tree_ids, node_ids = attributes["nodes_treeids"].ints, attributes["nodes_nodeids"].ints
+    if max(tree_ids, default=0) >= len(trees):
+        return
     flags = [int(trees[t].missing_go_to_left[n]) for t, n in zip(tree_ids, node_ids, strict=True)]
     if "nodes_missing_value_tracks_true" in attributes:
         del attributes["nodes_missing_value_tracks_true"].ints[:]
