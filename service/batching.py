@@ -171,9 +171,9 @@ class Batcher:
             self._queue.task_done()
 
     def _inline(self, jobs: list[Job]) -> bool:
-        """Only native scikit-learn calls, which are CPU-bound: a pyfunc model may wait (I/O, sleep) for long
-        at little CPU cost, and on the event loop that wait would stall every other request."""
-        if jobs[0].model.flavor != "sklearn" or jobs[0].params:
+        """Only native scikit-learn and ONNX Runtime calls, which are CPU-bound: a pyfunc model may wait (I/O,
+        sleep) for long at little CPU cost, and on the event loop that wait would stall every other request."""
+        if jobs[0].model.flavor not in ("sklearn", "onnx") or jobs[0].params:
             return False
         average = self._call_seconds.get(id(jobs[0].model))
         return average is not None and average < INLINE_BELOW_S and sum(j.n_rows for j in jobs) <= INLINE_MAX_ROWS

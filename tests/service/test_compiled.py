@@ -8,6 +8,7 @@ compared row by row with the same version loaded natively.
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,40 @@ def test_compile_off_loads_natively(demo_model: RegisteredModel, tmp_path: Path)
     loaded = _load(demo_model, tmp_path, Compiler("off", Metrics()))
     assert loaded.runtime == "sklearn"
     assert loaded.compilation is None
+
+
+def test_a_rollback_to_a_cached_version_keeps_its_compiled_form(
+    demo_model: RegisteredModel, mlflow_server: MlflowServer, tmp_path: Path
+) -> None:
+    """Production moves 1 -> 2 -> 1: version 1 comes back from memory, compiled, without converting again."""
+    from mlflow import MlflowClient
+
+    from service.model_manager import ModelManager
+    from service.model_uri import parse_model_uri
+    from service.registry import Registry
+
+    frame = _numeric_demo(demo_model.frame)
+    estimator = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    first = register(mlflow_server, f"rollback-{uuid.uuid4().hex[:6]}", estimator, frame)
+    metrics = Metrics()
+    manager = ModelManager(
+        parse_model_uri(first.uri),
+        Registry(mlflow_server.uri),
+        metrics,
+        tmp_path,
+        loader=partial(load_version, compiler=Compiler("auto", metrics)),
+    )
+    manager.refresh()
+    served_first = manager.current
+    assert served_first is not None
+    assert served_first.runtime == "onnxruntime"
+    second = register(mlflow_server, first.name, estimator, frame)
+    manager.refresh()
+    assert manager.current is not None
+    assert manager.current.version == second.version
+
+    MlflowClient(mlflow_server.uri).set_registered_model_alias(first.name, "Production", first.version)
+    manager.refresh()
+    assert manager.current is served_first
+    assert manager.current.runtime == "onnxruntime"
+    assert metrics.registry.get_sample_value("model_compile_total", {"model": first.name, "result": "compiled"}) == 2
