@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import time
 import uuid
@@ -12,6 +14,28 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.metrics import Metrics
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+class _RequestIds:
+    """32 hex digits: a random half drawn once per process, and a counter.
+
+    `uuid.uuid4()` reads the kernel's randomness on every request (17 µs here, the costliest line of the
+    middleware); unique ids need it only once per process. A forked child draws its own half.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self.prefix = uuid.uuid4().hex[:16]
+        self.counter = itertools.count()
+
+    def new(self) -> str:
+        return f"{self.prefix}{next(self.counter):016x}"
+
+
+_ids = _RequestIds()
 
 
 def request_id_of(scope: Scope) -> str:
@@ -31,7 +55,7 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _client_id(scope) or uuid.uuid4().hex
+        request_id = _client_id(scope) or _ids.new()
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = time.perf_counter()
