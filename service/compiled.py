@@ -118,9 +118,10 @@ def _compile(loaded: LoadedModel) -> tuple[LoadedModel | None, Compilation]:
         return None, Compilation("unchecked", str(exc))
     reasons: list[str] = []
     disagreed: Compilation | None = None
+    refuses = _refusals(loaded, columns)
     for form in forms(loaded.estimator, loaded.schema):
         try:
-            session = OnnxSession(convert(loaded.estimator, loaded.schema, form))
+            session = OnnxSession(convert(loaded.estimator, loaded.schema, form), *refuses)
         except Exception as exc:  # skl2onnx or ONNX Runtime refuses this form: try the next
             reasons.append(f"{form.layout}/{np.dtype(form.dtype).name}: {type(exc).__name__}: {_short(exc)}")
             continue
@@ -132,6 +133,28 @@ def _compile(loaded: LoadedModel) -> tuple[LoadedModel | None, Compilation]:
     if disagreed is not None:
         return None, disagreed
     return None, Compilation("unconverted", "; ".join(reasons) or "no form to convert to")
+
+
+def _refusals(native: LoadedModel, columns: Columns) -> tuple[bool, bool]:
+    """Whether the native model refuses an infinite value, and NaN: one reference row, a float column changed.
+
+    scikit-learn's validation differs by estimator (a forest refuses infinity, HistGradientBoosting takes
+    it; most refuse NaN): the compiled form refuses exactly what the native one does.
+    """
+    floats = [name for name, values in columns.items() if np.asarray(values).dtype.kind == "f"]
+    if not floats:
+        return False, False
+    found = []
+    for value in (np.inf, np.nan):
+        row = {name: np.array(values[:1], copy=True) for name, values in columns.items()}
+        row[floats[0]][0] = value
+        try:
+            native.predict(row)
+        except Exception:
+            found.append(True)
+        else:
+            found.append(False)
+    return found[0], found[1]
 
 
 def _compiled_model(loaded: LoadedModel, session: OnnxSession, form: Form) -> LoadedModel:

@@ -53,10 +53,19 @@ class OnnxInput:
 
 
 class OnnxSession:
-    """One ONNX model in ONNX Runtime on the CPU, fed from a 2-D array or from named DataFrame columns."""
+    """One ONNX model in ONNX Runtime on the CPU, fed from a 2-D array or from named DataFrame columns.
 
-    def __init__(self, model: bytes | str) -> None:
+    `refuse_infinite` / `refuse_nan` refuse what the native model's input validation refuses, in
+    scikit-learn's words (infinite values, also values beyond float32 where the model computes in float32 as
+    scikit-learn's trees do; NaN): ONNX Runtime would compute with them, and a compiled model must not
+    answer where the native one refuses (service/compiled.py probes which it refuses).
+    """
+
+    def __init__(self, model: bytes | str, refuse_infinite: bool = False, refuse_nan: bool = False) -> None:
         import onnxruntime as ort
+
+        self.refuse_infinite = refuse_infinite
+        self.refuse_nan = refuse_nan
 
         self.session = ort.InferenceSession(model, session_options(), providers=["CPUExecutionProvider"])
         self.inputs = [OnnxInput(i.name, _NUMPY_TYPES.get(i.type, np.float32)) for i in self.session.get_inputs()]
@@ -71,10 +80,23 @@ class OnnxSession:
             (only,) = self.inputs
             if isinstance(data, pd.DataFrame):
                 data = data.to_numpy()
-            return {only.name: np.asarray(data, dtype=only.dtype)}
-        if not isinstance(data, pd.DataFrame):
+            feeds = {only.name: np.asarray(data, dtype=only.dtype)}
+        elif not isinstance(data, pd.DataFrame):
             raise TypeError(f"this model takes {len(self.inputs)} named inputs: send named columns")
-        return {i.name: data[i.name].to_numpy(dtype=i.dtype).reshape(-1, 1) for i in self.inputs}
+        else:
+            feeds = {i.name: data[i.name].to_numpy(dtype=i.dtype).reshape(-1, 1) for i in self.inputs}
+        if self.refuse_infinite or self.refuse_nan:
+            for value in feeds.values():
+                self._refuse_non_finite(value)
+        return feeds
+
+    def _refuse_non_finite(self, value: np.ndarray) -> None:
+        if value.dtype.kind != "f" or np.isfinite(value).all():
+            return
+        if self.refuse_infinite and np.isinf(value).any():
+            raise ValueError(f"Input X contains infinity or a value too large for {value.dtype!r}.")
+        if self.refuse_nan and np.isnan(value).any():
+            raise ValueError("Input X contains NaN.")
 
 
 def load_onnx_flavor(

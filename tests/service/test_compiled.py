@@ -7,6 +7,7 @@ compared row by row with the same version loaded natively.
 
 from __future__ import annotations
 
+import json
 import uuid
 from functools import partial
 from pathlib import Path
@@ -22,6 +23,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from service.compiled import Compiler
+from service.errors import ClientError
 from service.loaded_model import LoadedModel, ModelVersion, load_version
 from service.metrics import Metrics
 from service.table import RawTable
@@ -47,6 +49,24 @@ def _predict(loaded: LoadedModel, frame: pd.DataFrame, method: str = "predict") 
     table = RawTable.from_columns({str(c): frame[c].tolist() for c in frame.columns})
     columns, _ = loaded.check(table)
     return np.asarray(loaded.predict(columns, method))
+
+
+def _outcome(loaded: LoadedModel, frame: pd.DataFrame) -> str:
+    try:
+        return json.dumps(_predict(loaded, frame).tolist())
+    except ClientError as exc:
+        return f"refused: {exc.body()}"
+
+
+def _assert_same_refusals(native: LoadedModel, compiled: LoadedModel, features: pd.DataFrame) -> None:
+    """Values scikit-learn's validation may refuse (infinity, beyond float32, NaN): refused alike, or answered."""
+    first = str(features.columns[0])
+    for value in (np.inf, 1e300, np.nan):
+        rows = features.head(2).assign(**{first: value})
+        expected, got = _outcome(native, rows), _outcome(compiled, rows)
+        assert expected.startswith("refused") == got.startswith("refused"), (value, expected, got)
+        if expected.startswith("refused"):
+            assert got == expected
 
 
 FAMILIES: dict[str, tuple[Any, str]] = {
@@ -88,6 +108,7 @@ def test_each_family_compiles_and_agrees_on_the_reference_rows(
         expected = _predict(native, features)
         np.testing.assert_allclose(_predict(compiled, features), expected, atol=1e-5 * np.abs(expected).max())
     assert metrics.registry.get_sample_value("model_compile_total", {"model": model.name, "result": "compiled"}) == 1
+    _assert_same_refusals(native, compiled, features)
 
 
 def test_the_pipeline_with_a_one_hot_encoded_string_column_compiles(
@@ -104,6 +125,7 @@ def test_the_pipeline_with_a_one_hot_encoded_string_column_compiles(
     np.testing.assert_allclose(
         _predict(compiled, features, "predict_proba"), _predict(native, features, "predict_proba"), atol=1e-5
     )
+    _assert_same_refusals(native, compiled, features)
 
 
 def test_a_model_whose_compiled_form_disagrees_serves_natively(
