@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from bench import report, servers
+from bench.echo import echo_server
 from bench.mlserver_env import PACKAGES, ensure_mlserver
 from bench.models import register, tracking_uri
 from bench.throughput import ModelRun, measure, save
@@ -32,7 +33,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=None, help="length of one wrk run (default 8)")
     parser.add_argument("--rounds", type=int, default=None, help="A B A B rounds (default 3; quick 2)")
     parser.add_argument("--connections", default="1,8,64", help="comma-separated connection counts")
-    parser.add_argument("--models", default="logreg,forest", help="logreg, forest or both")
+    parser.add_argument("--models", default="logreg,forest,hgb", help="any of logreg, forest, hgb")
     parser.add_argument("--no-mlserver", action="store_true", help="leave MLServer out")
     parser.add_argument("--no-reload", action="store_true", help="skip the alias-reload measurement")
     parser.add_argument("--ours-env", action="append", default=[], metavar="KEY=VALUE", help="predictor setting")
@@ -74,7 +75,14 @@ def main(argv: list[str] | None = None) -> int:
             log.error(mlserver_problem)
     runs: list[ModelRun] = []
     for model in models:
-        under_test = [servers.ours(model, uri, out, **ours_env), servers.mlflow_serve(model, uri, out)]
+        under_test = [
+            servers.ours(model, uri, out, label="aliasserve, COMPILE=auto", **ours_env),
+            servers.ours(
+                model, uri, out, key="ours-native", label="aliasserve, COMPILE=off", **{**ours_env, "COMPILE": "off"}
+            ),
+            echo_server(model, out),
+            servers.mlflow_serve(model, uri, out),
+        ]
         if mlserver_python is not None:
             under_test += [servers.mlserver(model, uri, out, mlserver_python, batching) for batching in (False, True)]
         log.info("== %s: %s", model.label, ", ".join(s.key for s in under_test))
@@ -114,6 +122,17 @@ def main(argv: list[str] | None = None) -> int:
             "## Goals (issue 7)",
             "",
             *report.goal_lines(report.goals(runs, high, low)),
+            "",
+            "## Compiled models and the wire (issue 16)",
+            "",
+            "`aliasserve, COMPILE=auto` serves the ONNX Runtime form proven equal at load; `COMPILE=off` the native "
+            "scikit-learn model; the bare ASGI echo reads the body and answers a constant under the same uvicorn.",
+            "",
+            *report.goal_lines(report.compile_goals(runs, high, low)),
+            "",
+            "What the load found (`/model` `compilation`):",
+            "",
+            *report.compilation_lines(runs),
             "",
             *(
                 [

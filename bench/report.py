@@ -10,6 +10,7 @@ from bench.load import LoadResult
 from bench.throughput import ModelRun, ServerRun
 
 OURS, MLFLOW, MLSERVER, MLSERVER_BATCH = "ours", "mlflow", "mlserver", "mlserver-batch"
+OURS_NATIVE, ECHO = "ours-native", "echo"
 
 
 def _median(values: list[float]) -> float | None:
@@ -111,6 +112,52 @@ def goals(runs: list[ModelRun], high: int, low: int) -> list[Goal]:
             Goal(f"logistic regression, c={low}: p50 vs mlflow models serve", ratio(ours, mlflow, low, _p50), "<= 0.2"),
         ]
     return found
+
+
+def compile_goals(runs: list[ModelRun], high: int, low: int) -> list[Goal]:
+    """Issue 16: compiled (COMPILE=auto, `ours`) against native (`ours-native`), the peers and the bare echo."""
+    by_key = {run.model.key: run for run in runs}
+    found: list[Goal] = []
+    forest, logreg = by_key.get("forest"), by_key.get("logreg")
+    if forest is not None:
+        ours, native, mlflow = forest.server(OURS), forest.server(OURS_NATIVE), forest.server(MLFLOW)
+        rss = (
+            ours.peak_rss_mib / native.peak_rss_mib
+            if ours and native and ours.peak_rss_mib and native.peak_rss_mib
+            else None
+        )
+        seconds = (ours.compilation or {}).get("seconds") if ours else None
+        found += [
+            Goal(f"forest, c={low}: p50 compiled ÷ native", ratio(ours, native, low, _p50), "<= 0.2"),
+            Goal(f"forest, c={high}: req/s compiled ÷ mlflow models serve", ratio(ours, mlflow, high, _rps), ">= 60"),
+            Goal("forest: peak RSS compiled ÷ native", rss, "<= 1.3"),
+            Goal("forest: load seconds added by conversion + check", seconds, "<= 5"),
+        ]
+    if logreg is not None:
+        ours, echo = logreg.server(OURS), logreg.server(ECHO)
+        found += [
+            Goal(f"logistic regression, c={high}: req/s ÷ bare ASGI echo", ratio(ours, echo, high, _rps), ">= 0.25"),
+            Goal(f"logistic regression, c={low}: p50 ÷ bare ASGI echo p50", ratio(ours, echo, low, _p50), "<= 3"),
+        ]
+    return found
+
+
+def compilation_lines(runs: list[ModelRun]) -> list[str]:
+    """What COMPILE=auto found at load for each model (`/model`): runtime proof or the reason it stayed native."""
+    lines = [
+        "| model | result | rows checked | max abs diff | labels equal | seconds | reason |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        ours = run.server(OURS)
+        found = ours.compilation if ours else None
+        if found is None:
+            continue
+        diff = found.get("max_abs_diff")
+        found = {**found, "max_abs_diff": None if diff is None else f"{diff:.2g}"}
+        cells = [found.get(k) for k in ("result", "rows_checked", "max_abs_diff", "labels_equal", "seconds", "reason")]
+        lines.append("| " + " | ".join([run.model.label, *("—" if c is None else str(c) for c in cells)]) + " |")
+    return lines
 
 
 def ratio_table(runs: list[ModelRun], connections: tuple[int, ...]) -> list[str]:

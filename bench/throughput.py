@@ -11,6 +11,9 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from bench.load import LoadResult, run_wrk
 from bench.models import BenchModel
@@ -28,6 +31,8 @@ class ServerRun:
     peak_rss_mib: float | None = None
     problem: str | None = None
     """Why this server has no (or partial) figures: failed to start, crashed, wrong answers."""
+    compilation: dict[str, Any] | None = None
+    """This project's `/model` `compilation` (agreement measured and load seconds added), when it has one."""
 
 
 @dataclass
@@ -67,6 +72,8 @@ def measure(
         try:
             server.wait_ready()
             live.append(server)
+            if server.ready_path == "/health/ready":
+                runs[server.key].compilation = httpx.get(server.url + "/model", timeout=10).json().get("compilation")
         except RuntimeError as exc:
             runs[server.key].problem = "did not start: " + _last_line(str(exc))
             log.error("%s on %s: %s", server.label, model.name, exc)
@@ -150,6 +157,7 @@ def save(runs: list[ModelRun], path: Path) -> None:
                     "endpoint": s.endpoint,
                     "peak_rss_mib": s.peak_rss_mib,
                     "problem": s.problem,
+                    "compilation": s.compilation,
                     "samples": {str(c): [r.__dict__ for r in rs] for c, rs in s.samples.items()},
                 }
                 for s in run.servers

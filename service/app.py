@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -18,7 +19,9 @@ from starlette.exceptions import HTTPException
 from service import logs
 from service.batching import Batcher
 from service.capture import CaptureWriter
+from service.compiled import Compiler
 from service.errors import ClientError, NotReadyError
+from service.loaded_model import load_version
 from service.logs import redact
 from service.metrics import Metrics
 from service.middleware import RequestContext
@@ -46,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cache_root,
         cache_size=settings.model_cache_size,
         interval_s=settings.reload_interval_s,
+        loader=partial(load_version, compiler=Compiler(settings.compile, metrics)),
     )
 
     @asynccontextmanager

@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,9 @@ import pandas as pd
 from service.errors import ClientError, bad_request
 from service.schema import NUMERIC, SCALAR_TYPES, Columns, ColumnSpec, InputSchema, frame
 from service.table import RawTable
+
+if TYPE_CHECKING:
+    from service.compiled import Compilation, Compiler
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,9 @@ class LoadedModel:
     loaded_at: float = field(default_factory=time.time)
     array_input: bool = False
     """Hand the model one 2-D array in signature order instead of a DataFrame (decided at load)."""
+    estimator: Any = None
+    """The native scikit-learn estimator, for compilation (service/compiled.py); None once compiled."""
+    compilation: Compilation | None = None
 
     @property
     def version(self) -> str:
@@ -66,7 +72,9 @@ class LoadedModel:
 
     @property
     def runtime(self) -> str:
-        """What executes the model: `sklearn` (the native estimator) or `pyfunc` (MLflow's wrapper)."""
+        """What executes the model: `sklearn` (the native estimator), `onnxruntime` or `pyfunc` (MLflow's wrapper)."""
+        if self.flavor == "onnx" or (self.compilation is not None and self.compilation.served):
+            return "onnxruntime"
         return "sklearn" if self.flavor == "sklearn" else "pyfunc"
 
     def check(self, table: RawTable) -> tuple[Columns, list[str]]:
@@ -108,7 +116,7 @@ class LoadedModel:
         shutil.rmtree(self.local_dir, ignore_errors=True)
 
 
-def load_version(meta: ModelVersion, cache_root: Path) -> LoadedModel:
+def load_version(meta: ModelVersion, cache_root: Path, compiler: Compiler | None = None) -> LoadedModel:
     """Download a version's artifacts and load it; sklearn models natively, everything else via pyfunc."""
     import mlflow
     from mlflow.models import Model
@@ -122,10 +130,14 @@ def load_version(meta: ModelVersion, cache_root: Path) -> LoadedModel:
         example = _input_example(model_meta, path)
         if "sklearn" in model_meta.flavors:
             loaded = _native_sklearn(meta, path, model_meta, schema, local_dir, example)
+        elif "onnx" in model_meta.flavors:
+            from service.onnx_runtime import load_onnx_flavor
+
+            loaded = load_onnx_flavor(meta, path, model_meta, schema, local_dir)
         else:
             loaded = _pyfunc(meta, path, model_meta, schema, local_dir)
         loaded.input_example = example
-        return loaded
+        return compiler.compile(loaded) if compiler is not None else loaded
     except BaseException:
         shutil.rmtree(local_dir, ignore_errors=True)
         raise
@@ -159,6 +171,7 @@ def _native_sklearn(
         input_example=None,
         local_dir=local_dir,
         array_input=_takes_array(estimator, schema, example),
+        estimator=estimator,
     )
 
 

@@ -87,6 +87,12 @@ class Metrics:
             ["model", "version"],
             registry=reg,
         )
+        self.compiles = Counter(
+            "model_compile_total",
+            "Versions loaded with COMPILE=auto, by result: compiled, disagreed, unconverted, unchecked.",
+            ["model", "result"],
+            registry=reg,
+        )
         self.last_reload = Gauge(
             "model_last_reload_timestamp_seconds",
             "When a version was last swapped in.",

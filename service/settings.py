@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     model_cache_size: int = Field(default=2, ge=1)
     """Loaded versions kept in memory, so a rollback to a recent version swaps without downloading."""
 
+    compile: Literal["auto", "off"] = "auto"
+    """`auto`: serve scikit-learn models compiled to ONNX Runtime where the compiled form was proven equal to the
+    native one at load (service/compiled.py); `off`: native only. MLflow's `onnx` flavor runs on ONNX Runtime."""
+
     host: str = "0.0.0.0"
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)
@@ -102,7 +106,7 @@ class Settings(BaseSettings):
         parse_model_uri(value)
         return value
 
-    @field_validator("log_level", "log_format", mode="before")
+    @field_validator("log_level", "log_format", "compile", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value

@@ -63,6 +63,8 @@ async def model_info(state: State) -> dict[str, Any]:
         "flavor": None,
         "loaded_at": None,
         "signature": None,
+        "runtime": None,
+        "compilation": None,
         "alias_missing": manager.alias_missing,
         "registry_reachable": manager.registry_ok,
         "cached_versions": list(manager.cache),
@@ -75,6 +77,8 @@ async def model_info(state: State) -> dict[str, Any]:
             run_id=model.meta.run_id,
             source=model.meta.source,
             flavor=model.flavor,
+            runtime=model.runtime,
+            compilation=model.compilation.as_dict() if model.compilation is not None else None,
             loaded_at=datetime.fromtimestamp(model.loaded_at, UTC).isoformat(),
             signature={k: json.loads(v) if isinstance(v, str) else v for k, v in signature.items()} or None,
         )

@@ -44,7 +44,7 @@ def test_metrics_route_counts_requests_by_route_template(
     assert 'route="unmatched"' in text
     assert f"/no/such/path/{demo_model.name}" not in text
     assert (
-        f'model_info{{alias="Production",model="{demo_model.name}",run_id="{demo_model.run_id}",runtime="sklearn",version="{demo_model.version}"}} 1.0'
+        f'model_info{{alias="Production",model="{demo_model.name}",run_id="{demo_model.run_id}",runtime="onnxruntime",version="{demo_model.version}"}} 1.0'
         in text
     )
 
