@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # One image for the predictor (`python -m service`, the default) and the drift job
 # (`python -m drift run ...`, the CronJob's command).
 #
