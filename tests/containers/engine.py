@@ -47,9 +47,7 @@ class Engine:
         self.session = uuid.uuid4().hex[:8]
 
     def __call__(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [self.binary, *args], capture_output=True, text=True, timeout=timeout, check=False
-        )
+        result = subprocess.run([self.binary, *args], capture_output=True, text=True, timeout=timeout, check=False)
         if check and result.returncode != 0:
             raise RuntimeError(f"docker {' '.join(args[:3])} ... failed ({result.returncode}): {result.stderr.strip()}")
         return result
@@ -89,7 +87,9 @@ class Engine:
             self("rm", "-f", *found, check=False, timeout=120)
 
     def ip(self, container: str, network: str) -> str:
-        return self("inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}', container).stdout.strip()
+        return self(
+            "inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}', container
+        ).stdout.strip()
 
     def running(self, container: str) -> bool:
         result = self("inspect", "-f", "{{.State.Running}}", container, check=False)

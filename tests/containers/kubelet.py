@@ -25,7 +25,17 @@ from tests.deploy import manifests
 
 Secrets = dict[str, dict[str, str]]
 _QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
-_FACTORS = {None: 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+_FACTORS = {
+    None: 1,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+}
 
 
 class ProbeFailed(AssertionError):
@@ -68,9 +78,14 @@ def run_arguments(pod: dict[str, Any], container: dict[str, Any], env: dict[str,
     for mount in container.get("volumeMounts", []):
         volume = volumes[mount["name"]]
         assert "emptyDir" in volume, f"volume {mount['name']}: only emptyDir is run here"
+        # An emptyDir is a fresh directory anyone may write (0777, group fsGroup). Docker's tmpfs takes
+        # the mode of the image's folder under it instead: owning it by the pod's user gives the same rights.
         size = volume["emptyDir"].get("sizeLimit")
-        tmpfs = f"{mount['mountPath']}:mode=0777" + (f",size={int(quantity(size))}" if size else "")
-        options += ["--tmpfs", tmpfs + (f",gid={fs_group}" if fs_group is not None else "")]
+        tmpfs = [f"uid={uid if uid is not None else 0}", f"gid={fs_group if fs_group is not None else 0}"]
+        options += [
+            "--tmpfs",
+            f"{mount['mountPath']}:" + ",".join(tmpfs + ([f"size={int(quantity(size))}"] if size else [])),
+        ]
     limits = container.get("resources", {}).get("limits", {})
     if "cpu" in limits:
         options += ["--cpus", str(quantity(limits["cpu"]))]
@@ -130,7 +145,9 @@ class Pod:
             self.probe_log.append(f"{kind} {url}: {status}")
             return 200 <= status < 400
         if "exec" in spec:
-            return self.engine("exec", self.name, *spec["exec"]["command"], check=False, timeout=timeout).returncode == 0
+            return (
+                self.engine("exec", self.name, *spec["exec"]["command"], check=False, timeout=timeout).returncode == 0
+            )
         raise AssertionError(f"{kind}: only httpGet and exec probes are run here")
 
     def wait_probe(self, kind: str, limit: float) -> float:
@@ -183,7 +200,9 @@ class Pod:
         while (code := self.engine.exit_code(self.name)) is None:
             if time.monotonic() > deadline:
                 self.engine("kill", self.name, check=False)
-                raise AssertionError(f"{self.name} still running after {limit:.0f} s:\n{self.engine.logs(self.name)[-3000:]}")
+                raise AssertionError(
+                    f"{self.name} still running after {limit:.0f} s:\n{self.engine.logs(self.name)[-3000:]}"
+                )
             time.sleep(0.5)
         return code
 
