@@ -40,7 +40,7 @@ def stack(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             values = secrets(s3, postgres)
             mlflow = start_mlflow(engine, network, values)
             built = Stack(engine, network, s3, values, manifests.render("prod"), mlflow)
-            seeded = built.job("seed", "python", "-m", "training", "seed-demo")
+            seeded = built.job("seed", "python", "-m", "training", "seed-demo").result
             assert seeded["seeded"] is True, seeded
             yield built
         finally:

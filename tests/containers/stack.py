@@ -118,8 +118,9 @@ class Stack:
             self.engine, self.network, self.prod, workload, self.engine.name(suffix), secrets=self.secrets, image=IMAGE
         )
 
-    def job(self, suffix: str, *command: str, limit: float = 900) -> dict[str, Any]:
-        """A one-off Job from the drift CronJob's pod (its env, user, volumes): the last stdout line's JSON."""
+    def job(self, suffix: str, *command: str, limit: float = 900) -> Finished:
+        """A one-off Job from the drift CronJob's pod (its env, user, volumes; `command` instead of its
+        own when given), waited for within its activeDeadlineSeconds; must exit 0."""
         if command:
             pod = self.pod("CronJob", manifests.DRIFT, suffix, command=list(command), args=[])
         else:
@@ -128,7 +129,15 @@ class Stack:
         code = pod.wait_exit(min(limit, float(spec.get("activeDeadlineSeconds", limit))))
         output = self.engine.stdout(pod.name)
         assert code == 0, f"{pod.name} exited {code}:\n{self.engine.logs(pod.name)[-4000:]}"
-        return dict(json.loads(output.strip().splitlines()[-1]))
+        return Finished(dict(json.loads(output.strip().splitlines()[-1])), pod)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A Job that exited 0: the JSON of its last stdout line, and its container."""
+
+    result: dict[str, Any]
+    pod: kubelet.Pod
 
 
 def start_mlflow(engine: Engine, network: Network, secret_values: kubelet.Secrets) -> kubelet.Pod:

@@ -56,7 +56,7 @@ def test_predictor_starts_serves_and_stops_as_the_deployment_says(stack: Stack, 
     strict=False,
 )
 def test_drift_job_runs_as_the_cronjob_says_and_reports_too_little_data(stack: Stack) -> None:
-    result = stack.job("drift-manifested")  # command, args and env as rendered; nothing captured yet
+    result = stack.job("drift-manifested").result  # command, args and env as rendered; nothing captured yet
     assert result["drift_detected"] is None
     assert result["current_rows"] == 0
     assert result["model"] == "demo"
