@@ -34,8 +34,8 @@ TEST_SECRETS = {
 }
 """The Secret the README has users create, with test values."""
 
-PROCESS_ENV = {"PATH", "HOME", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "MPLCONFIGDIR"}
-"""Image variables for the interpreter and libraries (matplotlib's cache), not for the app."""
+PROCESS_ENV = {"PATH", "HOME", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "MPLCONFIGDIR", "GIT_PYTHON_REFRESH"}
+"""Image variables for the interpreter and libraries (matplotlib's cache, GitPython), not for the app."""
 
 
 def import_or_skip(module: str) -> ModuleType:
