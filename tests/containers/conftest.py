@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from collections.abc import Iterator
@@ -11,7 +12,16 @@ from typing import Any
 import pytest
 
 from tests.containers.engine import IMAGE, MLFLOW_IMAGE, Engine, unavailable
-from tests.containers.stack import ARTIFACTS_BUCKET, BUCKET, GatewayMoto, GatewayPostgres, Stack, secrets, start_mlflow
+from tests.containers.stack import (
+    ARTIFACTS_BUCKET,
+    BUCKET,
+    GatewayMoto,
+    GatewayPostgres,
+    GatewayPushgateway,
+    Stack,
+    secrets,
+    start_mlflow,
+)
 from tests.deploy import manifests
 
 
@@ -29,9 +39,13 @@ def stack(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     if not GatewayPostgres.available():
         unavailable("PostgreSQL 15 is not installed (run .ci/system-deps)")
     with engine.network() as network:
+        prod = manifests.render("prod")
         postgres = GatewayPostgres(network.gateway)
-        s3 = GatewayMoto(tmp_path_factory.mktemp("moto"), network.gateway)
+        logs = tmp_path_factory.mktemp("host-services")
+        s3 = GatewayMoto(logs, network.gateway)
+        pushgateway = GatewayPushgateway(prod, network.gateway, logs)
         try:
+            pushgateway.start()
             postgres.start()
             postgres.create_database("mlflow")
             s3.start()
@@ -39,20 +53,29 @@ def stack(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             s3.create_bucket(ARTIFACTS_BUCKET)
             values = secrets(s3, postgres)
             mlflow = start_mlflow(engine, network, values)
-            built = Stack(engine, network, s3, values, manifests.render("prod"), mlflow)
+            built = Stack(engine, network, s3, pushgateway, values, prod, mlflow)
             seeded = built.job("seed", "python", "-m", "training", "seed-demo").result
             assert seeded["seeded"] is True, seeded
             yield built
         finally:
+            pushgateway.terminate()
             s3.terminate()
             postgres.stop()
 
 
 @pytest.fixture(scope="session")
 def report() -> Iterator[dict[str, Any]]:
-    """Figures the tests measure; written to $ALIASSERVE_CONTAINER_REPORT (CI prints it) when set."""
+    """Figures the tests measure; merged into $ALIASSERVE_CONTAINER_REPORT (CI prints it) when set, since
+    each pytest-xdist worker has its own session."""
     figures: dict[str, Any] = {}
     yield figures
     target = os.environ.get("ALIASSERVE_CONTAINER_REPORT")
     if target and figures:
-        Path(target).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        path = Path(target)
+        with open(path, "a+", encoding="utf-8") as file:
+            fcntl.flock(file, fcntl.LOCK_EX)
+            file.seek(0)
+            merged = {**json.loads(file.read() or "{}"), **figures}
+            file.seek(0)
+            file.truncate()
+            file.write(json.dumps(merged, indent=2) + "\n")

@@ -70,8 +70,8 @@ class Clients:
         self.by_pod: Counter[str] = Counter()
         self.versions: dict[str, str] = {}
         """The version each pod answered with last."""
-        self.first_seen: dict[tuple[str, str], float] = {}
-        """When (time.time()) a pod first answered with a version."""
+        self.switched_at: dict[str, float] = {}
+        """When (time.time()) each pod first answered with the version it answers with now."""
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._client, args=(i,), daemon=True) for i in range(count)]
@@ -116,18 +116,19 @@ class Clients:
                         self.answered.add(request_id)
                         self.by_pod[pod.name] += 1
                         version = response.headers["x-model-version"]
+                        if self.versions.get(pod.name) != version:
+                            self.switched_at[pod.name] = time.time()
                         self.versions[pod.name] = version
-                        self.first_seen.setdefault((pod.name, version), time.time())
                     else:
                         self.failures.append(f"{pod.name}: {response.status_code}: {response.text[:200]}")
 
     def wait_versions(self, pods: list[Pod], version: str, limit: float) -> float:
-        """Until every pod answers with `version`; returns when the last one first did (time.time())."""
+        """Until every pod answers with `version`; returns when the last one switched to it (time.time())."""
         deadline = time.monotonic() + limit
         while True:
             with self._lock:
                 if all(self.versions.get(pod.name) == version for pod in pods):
-                    return max(self.first_seen[(pod.name, version)] for pod in pods)
+                    return max(self.switched_at[pod.name] for pod in pods)
                 seen = dict(self.versions)
             if time.monotonic() > deadline:
                 raise AssertionError(f"not every pod serves version {version} after {limit:.0f} s: {seen}")

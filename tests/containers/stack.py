@@ -9,14 +9,18 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import pandas as pd
 
 from tests.backends.stack import PG_BIN, MotoS3, PostgresCluster
 from tests.containers import kubelet
 from tests.containers.engine import IMAGE, MLFLOW_IMAGE, Engine, Network
 from tests.deploy import manifests
-from tests.helpers import free_port
+from tests.drift.pushgateway import PUSHGATEWAY_BINARY
+from tests.helpers import free_port, wait_until
+from tests.processes import ManagedProcess, base_env
 
 BUCKET = "aliasserve"
 ARTIFACTS_BUCKET = "mlflow-artifacts"
@@ -75,6 +79,29 @@ class GatewayMoto(MotoS3):
         return pd.read_parquet(io.BytesIO(body))
 
 
+class GatewayPushgateway(ManagedProcess):
+    """The Pushgateway the prod CronJob pushes to, on the gateway at the port of its `--pushgateway` URL;
+    the URL's host name is mapped to the gateway in the job's containers."""
+
+    def __init__(self, prod: list[manifests.Resource], gateway: str, log_dir: Path) -> None:
+        args = manifests.container(manifests.one(prod, "CronJob", manifests.DRIFT))["args"]
+        address = urlsplit(args[args.index("--pushgateway") + 1])
+        assert address.hostname is not None
+        self.host = address.hostname
+        self.url = f"http://{gateway}:{address.port or 9091}"
+        listen = f"--web.listen-address={gateway}:{address.port or 9091}"
+        super().__init__([PUSHGATEWAY_BINARY, listen, "--persistence.file="], base_env(), log_dir / "pushgateway.log")
+
+    def start(self) -> None:
+        super().start()
+        wait_until(
+            lambda: httpx.get(f"{self.url}/-/ready", timeout=2).status_code == 200, timeout=60, what="pushgateway"
+        )
+
+    def metrics(self) -> str:
+        return httpx.get(f"{self.url}/metrics", timeout=10).text
+
+
 def secrets(s3: MotoS3, postgres: GatewayPostgres, capture_prefix: str = "capture") -> kubelet.Secrets:
     """The Secrets of the README's deploy steps and of the example server's kustomization."""
     from cryptography.fernet import Fernet
@@ -103,9 +130,15 @@ class Stack:
     engine: Engine
     network: Network
     s3: GatewayMoto
+    pushgateway: GatewayPushgateway
     secrets: kubelet.Secrets
     prod: list[manifests.Resource]
     mlflow: kubelet.Pod
+
+    @property
+    def hosts(self) -> dict[str, str]:
+        """Service names the prod pods resolve to the gateway (where the test runs that service)."""
+        return {self.pushgateway.host: self.network.gateway}
 
     def pod(self, kind: str, name: str, suffix: str, **overrides: Any) -> kubelet.Pod:
         """A prod workload's container (`kind` Deployment or CronJob, `name`), run as `<session>-<suffix>`.
@@ -115,7 +148,14 @@ class Stack:
             workload = json.loads(json.dumps(workload))
             manifests.pod_spec(workload)["containers"][0].update(overrides)
         return kubelet.start(
-            self.engine, self.network, self.prod, workload, self.engine.name(suffix), secrets=self.secrets, image=IMAGE
+            self.engine,
+            self.network,
+            self.prod,
+            workload,
+            self.engine.name(suffix),
+            secrets=self.secrets,
+            image=IMAGE,
+            hosts=self.hosts,
         )
 
     def job(self, suffix: str, *command: str, limit: float = 900) -> Finished:

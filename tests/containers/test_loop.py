@@ -67,6 +67,9 @@ def test_drift_retrains_promotes_follows_and_rolls_back_in_containers(stack: Sta
             assert (retrain["triggered"], retrain.get("status"), retrain.get("promoted")) == (True, "finished", True)
             promoted = str(retrain["version"])
             assert promoted != original
+            pushed = [line for line in stack.pushgateway.metrics().splitlines() if line.startswith("drift_detected{")]
+            assert len(pushed) == 1, pushed  # pushed by the job's --pushgateway, as rendered
+            assert pushed[0].endswith(" 1"), pushed
             timeline["drift_found"] = logged_at(stack, job.pod.name, "retrain: starting")
             timeline["both_replicas_serve_new_version"] = clients.wait_versions(replicas, promoted, limit=180)
 
