@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # One image for the predictor (`python -m service`, the default) and the drift job
 # (`python -m drift run ...`, the CronJob's command).
 #
@@ -32,10 +31,12 @@ RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin app \
     && install -d -o 10001 -g 10001 -m 0750 /var/lib/aliasserve/metrics /var/lib/aliasserve/capture
-# HOME and MPLCONFIGDIR point at /tmp because the root filesystem is read-only in Kubernetes.
+# HOME and MPLCONFIGDIR point at /tmp because the root filesystem is read-only in Kubernetes; no git in
+# the image, so GitPython (MLflow Projects asks it for a commit) stays quiet instead of printing a page.
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
+    GIT_PYTHON_REFRESH=quiet \
     HOME=/tmp \
     MPLCONFIGDIR=/tmp/matplotlib \
     PROMETHEUS_MULTIPROC_DIR=/var/lib/aliasserve/metrics \

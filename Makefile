@@ -8,7 +8,7 @@ UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PY := .venv/bin/python
 DEMO_PORT ?= 8000
 
-.PHONY: help install demo demo-loop seed test lint format bench load monitor monitoring-tools k8s-rules image system-deps clean
+.PHONY: help install demo demo-loop seed test lint format bench load monitor monitoring-tools k8s-rules image image-local system-deps clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -54,8 +54,13 @@ monitoring-tools:  ## Prometheus, promtool and the Pushgateway from Debian's pac
 k8s-rules: install  ## regenerate the PrometheusRule from monitoring/alerts.yml
 	$(PY) k8s/components/monitoring/generate.py
 
-image:  ## build the container image (needs a Docker engine; none on the dev machines here)
-	docker build --build-arg GIT_COMMIT=$$(git rev-parse HEAD 2>/dev/null) -t aliasserve:$(or $(TAG),dev) .
+# Debian's docker client has BuildKit built in (RUN --mount); a newer client without buildx does not.
+DOCKER ?= $(shell test -x /usr/bin/docker && echo /usr/bin/docker || echo docker)
+image:  ## build the image from Docker Hub's python and ghcr.io's uv (where a registry is reachable)
+	DOCKER_BUILDKIT=1 $(DOCKER) build --build-arg GIT_COMMIT=$$(git rev-parse HEAD 2>/dev/null) -t aliasserve:$(or $(TAG),dev) .
+
+image-local:  ## build the image and the example MLflow server's image with base images made here (no registry)
+	DOCKER=$(DOCKER) ALIASSERVE_IMAGE=aliasserve:$(or $(TAG),dev) .ci/images
 
 demo-loop: seed  ## the whole loop in a couple of minutes: traffic, drift, retraining, promotion, the service switching
 	$(PY) -m demo.loop

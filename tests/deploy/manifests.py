@@ -97,8 +97,13 @@ def config_data(resources: list[Resource]) -> dict[str, str]:
     return dict(one(resources, "ConfigMap", CONFIG)["data"])
 
 
-def env_values(resources: list[Resource], spec: dict[str, Any]) -> dict[str, str | None]:
-    """A container's environment: literal values, ConfigMap references resolved, Secrets as None."""
+def env_values(
+    resources: list[Resource], spec: dict[str, Any], secrets: dict[str, dict[str, str]] | None = None
+) -> dict[str, str | None]:
+    """A container's environment: literal values and ConfigMap references resolved; Secret references
+    resolved from `secrets` ({secret name: {key: value}}) when given, else None. With `secrets`, a key
+    that is missing and not `optional` raises, as the kubelet refuses to start such a container; an
+    optional one leaves the variable unset."""
     config_maps = {r["metadata"]["name"]: r.get("data", {}) for r in find(resources, "ConfigMap")}
     values: dict[str, str | None] = {}
     for source in spec.get("envFrom", []):
@@ -108,6 +113,15 @@ def env_values(resources: list[Resource], spec: dict[str, Any]) -> dict[str, str
         ref = var.get("valueFrom", {})
         if "configMapKeyRef" in ref:
             values[var["name"]] = config_maps[ref["configMapKeyRef"]["name"]][ref["configMapKeyRef"]["key"]]
+        elif "secretKeyRef" in ref and secrets is not None:
+            key = ref["secretKeyRef"]
+            value = secrets.get(key["name"], {}).get(key["key"])
+            if value is None and not key.get("optional", False):
+                raise KeyError(f"{var['name']}: Secret {key['name']} has no key {key['key']!r} (not optional)")
+            if value is not None:
+                values[var["name"]] = value
+            else:
+                values.pop(var["name"], None)
         else:
             values[var["name"]] = var.get("value")
     return values

@@ -21,11 +21,21 @@ from tests.deploy.dockerfile import parse
 
 PREDICTOR_SETS = ["base", "dev", "prod"]
 
-LIBRARY_ENV = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+LIBRARY_ENV = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"}
 """Read by pyarrow's S3 filesystem (CAPTURE_URI=s3://...), not by the settings."""
 
-PROCESS_ENV = {"PATH", "HOME", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "MPLCONFIGDIR"}
-"""Image variables for the interpreter and libraries (matplotlib's cache), not for the app."""
+TEST_SECRETS = {
+    "aliasserve-secrets": {
+        "capture-uri": "s3://bucket/aliasserve/capture",
+        "retrain-data-uri": "s3://bucket/aliasserve/training/labeled.parquet",
+        "aws-access-key-id": "id",
+        "aws-secret-access-key": "key",
+    }
+}
+"""The Secret the README has users create, with test values."""
+
+PROCESS_ENV = {"PATH", "HOME", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "MPLCONFIGDIR", "GIT_PYTHON_REFRESH"}
+"""Image variables for the interpreter and libraries (matplotlib's cache, GitPython), not for the app."""
 
 
 def import_or_skip(module: str) -> ModuleType:
@@ -151,7 +161,7 @@ def test_drift_cronjob_command_line_parses_with_the_drift_cli(name: str) -> None
     cli = import_or_skip("drift.cli")
     resources = manifests.render(name)
     container = manifests.container(manifests.one(resources, "CronJob", manifests.DRIFT))
-    env = manifests.env_values(resources, container)
+    env = manifests.env_values(resources, container, TEST_SECRETS)
     argv = [manifests.expand(a, env) for a in container["command"][3:] + container.get("args", [])]
     assert not [a for a in argv if "$(" in a], f"unresolved variables in {argv}"
     try:
@@ -161,7 +171,8 @@ def test_drift_cronjob_command_line_parses_with_the_drift_cli(name: str) -> None
     except (Exception, SystemExit) as error:
         pytest.fail(f"{name}: python -m drift {' '.join(argv)} is rejected: {error}")
     config = manifests.config_data(resources)
+    served = manifests.env_values(resources, manifests.container(predictor(name)), TEST_SECRETS)
     assert args.command == "run"
     assert str(args.model_uri) == config["MODEL_URI"], "the job must check the model the predictor serves"
-    assert args.capture_uri == config["CAPTURE_URI"], "the job must read what the predictor captures"
+    assert args.capture_uri == served["CAPTURE_URI"], "the job must read what the predictor captures"
     assert env["MLFLOW_TRACKING_URI"] == config["MLFLOW_TRACKING_URI"]

@@ -179,3 +179,18 @@ def test_image_uses_the_uv_version_the_makefile_bootstraps() -> None:
         pytest.skip("the Makefile pins no UV_VERSION")
     build_args, _ = parse(manifests.REPO / "Dockerfile")
     assert build_args["UV_IMAGE"].endswith(f":{pinned.group(1)}"), "one uv version writes and reads uv.lock"
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: str(p.relative_to(manifests.REPO)))
+def test_bases_are_build_arguments_so_a_build_needs_no_registry(path: Path) -> None:
+    """.ci/base-images makes the bases where no registry is reachable and passes them as build
+    arguments: every FROM is an ARG, an earlier stage or scratch, and no `# syntax=` line makes BuildKit
+    pull its frontend."""
+    text = path.read_text(encoding="utf-8")
+    assert not re.search(r"^#\s*syntax\s*=", text, re.MULTILINE)
+    stages: list[str] = []
+    for line in re.findall(r"^FROM\s+(.+)$", text, re.MULTILINE):
+        words = [w for w in line.split() if not w.startswith("--")]
+        assert re.fullmatch(r"\$\{\w+\}", words[0]) or words[0] in (*stages, "scratch"), line
+        if len(words) >= 3:
+            stages.append(words[2])

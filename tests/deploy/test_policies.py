@@ -112,8 +112,12 @@ def test_predictor_probes(name: str) -> None:
     assert probes["startupProbe"]["httpGet"]["path"] in ("/health/live", "/health/ready")
     startup = probes["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 120, "slow model loads need minutes"
+    # Optional keys: a missing token switches a route off. Prod needs its capture destination: a pod
+    # that would capture nowhere the drift job reads must not start (CreateContainerConfigError).
+    required = {"capture-uri"} if name == "prod" else set()
     for secret in (v for v in container["env"] if "secretKeyRef" in v.get("valueFrom", {})):
-        assert secret["valueFrom"]["secretKeyRef"]["optional"] is True, secret["name"]
+        ref = secret["valueFrom"]["secretKeyRef"]
+        assert ref.get("optional", False) is (ref["key"] not in required), secret["name"]
 
 
 @pytest.mark.parametrize("name", PREDICTOR_SETS)
