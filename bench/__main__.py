@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 
 from bench import report, servers
+from bench.baseline import baseline_server
+from bench.baseline import prepare as prepare_baseline
 from bench.echo import echo_server
 from bench.mlserver_env import PACKAGES, ensure_mlserver
 from bench.models import register, tracking_uri
@@ -37,6 +39,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-mlserver", action="store_true", help="leave MLServer out")
     parser.add_argument("--no-reload", action="store_true", help="skip the alias-reload measurement")
     parser.add_argument("--ours-env", action="append", default=[], metavar="KEY=VALUE", help="predictor setting")
+    parser.add_argument(
+        "--baseline", metavar="REV", help="also serve this earlier commit of the project (e.g. HEAD~1), side by side"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "out", help="registry, logs, raw results")
     parser.add_argument("--results", type=Path, default=HERE / "results.md")
     return parser.parse_args(argv)
@@ -73,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             mlserver_problem = f"MLServer could not be installed: {exc}"
             log.error(mlserver_problem)
+    baseline = prepare_baseline(args.baseline, out) if args.baseline else None
     runs: list[ModelRun] = []
     for model in models:
         under_test = [
@@ -83,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             echo_server(model, out),
             servers.mlflow_serve(model, uri, out),
         ]
+        if baseline is not None:
+            under_test.append(baseline_server(model, uri, out, *baseline))
         if mlserver_python is not None:
             under_test += [servers.mlserver(model, uri, out, mlserver_python, batching) for batching in (False, True)]
         log.info("== %s: %s", model.label, ", ".join(s.key for s in under_test))
@@ -130,6 +138,16 @@ def main(argv: list[str] | None = None) -> int:
             "",
             *report.goal_lines(report.compile_goals(runs, high, low)),
             "",
+            *(
+                [
+                    f"## Against the baseline commit ({baseline[0]}), both native (issue 13: the fast path)",
+                    "",
+                    *report.goal_lines(report.baseline_goals(runs, high, low)),
+                    "",
+                ]
+                if baseline
+                else []
+            ),
             "What the load found (`/model` `compilation`):",
             "",
             *report.compilation_lines(runs),

@@ -10,7 +10,7 @@ from bench.load import LoadResult
 from bench.throughput import ModelRun, ServerRun
 
 OURS, MLFLOW, MLSERVER, MLSERVER_BATCH = "ours", "mlflow", "mlserver", "mlserver-batch"
-OURS_NATIVE, ECHO = "ours-native", "echo"
+OURS_NATIVE, ECHO, BASELINE = "ours-native", "echo", "baseline"
 
 
 def _median(values: list[float]) -> float | None:
@@ -139,6 +139,22 @@ def compile_goals(runs: list[ModelRun], high: int, low: int) -> list[Goal]:
             Goal(f"logistic regression, c={high}: req/s ÷ bare ASGI echo", ratio(ours, echo, high, _rps), ">= 0.25"),
             Goal(f"logistic regression, c={low}: p50 ÷ bare ASGI echo p50", ratio(ours, echo, low, _p50), "<= 3"),
         ]
+    return found
+
+
+def baseline_goals(runs: list[ModelRun], high: int, low: int) -> list[Goal]:
+    """Issue 13: no regression of the fast path, COMPILE=off against the baseline commit (also native)."""
+    by_key = {run.model.key: run for run in runs}
+    found: list[Goal] = []
+    if (logreg := by_key.get("logreg")) is not None:
+        native, base = logreg.server(OURS_NATIVE), logreg.server(BASELINE)
+        found += [
+            Goal(f"logistic regression, c={low}: req/s ÷ baseline", ratio(native, base, low, _rps), ">= 0.9"),
+            Goal(f"logistic regression, c={low}: p50 ÷ baseline", ratio(native, base, low, _p50), "<= 1.11"),
+        ]
+    if (forest := by_key.get("forest")) is not None:
+        native, base = forest.server(OURS_NATIVE), forest.server(BASELINE)
+        found.append(Goal(f"forest, c={high}: req/s ÷ baseline", ratio(native, base, high, _rps), ">= 0.9"))
     return found
 
 
