@@ -15,17 +15,26 @@ router = APIRouter()
 
 
 @router.get("/health/live", tags=["health"])
-async def live() -> dict[str, str]:
-    """200 while the process runs; never asks MLflow."""
-    return {"status": "alive"}
+async def live(state: State) -> Response:
+    """200 while the process can serve; never asks MLflow. 503 once model calls have been stuck for
+    STUCK_LIVENESS_S: a running call cannot be stopped, so only a restart frees the pod."""
+    stuck_for = state.predictor.batcher.stuck_for_s()
+    bound = state.settings.stuck_liveness_s
+    if stuck_for is not None and stuck_for >= bound:
+        reason = f"model calls stuck for {stuck_for:.0f}s (STUCK_LIVENESS_S={bound:g}): restart to free them"
+        return JSONResponse({"status": "not alive", "reason": reason}, status_code=503)
+    return JSONResponse({"status": "alive"})
 
 
 @router.get("/health/ready", tags=["health"])
 async def ready(state: State) -> Response:
-    """200 only while a model is loaded and serving; 503 with the reason otherwise."""
+    """200 only while a model is loaded and serving; 503 with the reason otherwise (also while model calls
+    are stuck, so the pod leaves the Service until a call returns)."""
     model = state.manager.current
     if model is None:
         return JSONResponse({"status": "not ready", "reason": state.manager.not_ready_reason}, status_code=503)
+    if state.predictor.batcher.stuck_for_s() is not None:
+        return JSONResponse({"status": "not ready", "reason": state.predictor.batcher.stuck_reason()}, status_code=503)
     return JSONResponse({"status": "ready", "model": model.name, "version": model.version})
 
 
