@@ -9,7 +9,9 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from service.routes.common import State
+from service.metrics import multiprocess_dir
+from service.routes.common import AppState, State
+from service.worker_states import worker_states
 
 router = APIRouter()
 
@@ -35,7 +37,18 @@ async def ready(state: State) -> Response:
         return JSONResponse({"status": "not ready", "reason": state.manager.not_ready_reason}, status_code=503)
     if state.predictor.batcher.stuck_for_s() is not None:
         return JSONResponse({"status": "not ready", "reason": state.predictor.batcher.stuck_reason()}, status_code=503)
+    if (missing := _workers_not_serving(state)) is not None:
+        return JSONResponse({"status": "not ready", "reason": missing}, status_code=503)
     return JSONResponse({"status": "ready", "model": model.name, "version": model.version})
+
+
+def _workers_not_serving(state: AppState) -> str | None:
+    """With several workers any of them may take the next connection: ready only when all serve."""
+    expected, folder = state.settings.workers, multiprocess_dir()
+    if expected < 2 or folder is None:
+        return None
+    serving = sum(worker.ready for worker in worker_states(folder))
+    return None if serving >= expected else f"{serving} of {expected} workers serve a model (WORKERS={expected})"
 
 
 @router.get("/ping", tags=["health"])
@@ -76,6 +89,11 @@ async def model_info(state: State) -> dict[str, Any]:
         "cached_versions": list(manager.cache),
         "last_error": manager.last_error,
     }
+    if (folder := multiprocess_dir()) is not None:
+        info["workers"] = [  # each worker process's own view: right after a swap they may differ for a moment
+            {"pid": w.pid, "ready": w.ready, "version": w.versions[0] if w.versions else None}
+            for w in worker_states(folder)
+        ]
     if model is not None:
         signature = model.signature or {}
         info.update(
