@@ -34,8 +34,9 @@ class SeenDeliveries:
                 self._expiry.popitem(last=False)
             if delivery_id in self._expiry:
                 return False
-            self._expiry[delivery_id] = max(timestamp, now) + self.window_s
-            self._expiry.move_to_end(delivery_id)
+            # After its timestamp's window the signature check refuses the delivery as stale: forget it then.
+            # Dropped from the front only, so an expired id behind a live one waits a little: harmless.
+            self._expiry[delivery_id] = timestamp + self.window_s
             while len(self._expiry) > self.capacity:
                 self._expiry.popitem(last=False)
             return True
