@@ -3,19 +3,27 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 UV_VERSION ?= 0.13.9
-# uv from PATH, else the PyPI package run as `python3 -m uv` (bootstrapped on first use).
-UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+PYTHON3 ?= python3
+# uv from PATH, else `python3 -m uv` where that works, else a private copy in .uv-bootstrap/ made on first
+# use (`make uv-bootstrap`): a virtual environment of its own, because a system Python may refuse pip
+# installs (PEP 668, "externally-managed-environment": Debian 12, Ubuntu 24.04).
+UV_BOOTSTRAP := .uv-bootstrap
+UV := $(shell command -v uv 2>/dev/null || { $(PYTHON3) -m uv --version >/dev/null 2>&1 && echo $(PYTHON3) -m uv; } || echo $(UV_BOOTSTRAP)/bin/uv)
 PY := .venv/bin/python
 DEMO_PORT ?= 8000
 
-.PHONY: help install demo demo-loop seed test lint format bench load monitor monitoring-tools k8s-rules image image-local system-deps clean
+.PHONY: help uv-bootstrap install demo demo-loop seed test lint format bench load monitor monitoring-tools k8s-rules image image-local system-deps clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
+uv-bootstrap:  ## uv itself, when missing: into a private virtual environment .uv-bootstrap/ (never the system Python)
+	@$(UV) --version >/dev/null 2>&1 || { echo ">> bootstrapping uv $(UV_VERSION) into $(UV_BOOTSTRAP)/"; \
+		$(PYTHON3) -m venv $(UV_BOOTSTRAP) && $(UV_BOOTSTRAP)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"; }
+	@$(UV) --version
+
 .venv/.installed: pyproject.toml uv.lock
-	@$(UV) --version >/dev/null 2>&1 || { echo ">> bootstrapping uv $(UV_VERSION) from PyPI"; \
-		python3 -m pip install --quiet "uv==$(UV_VERSION)"; }
+	@$(MAKE) --no-print-directory uv-bootstrap
 	$(UV) sync --locked
 	@touch $@
 

@@ -62,7 +62,10 @@ def find(uri: str, query: AuditQuery) -> Iterator[Match]:
     """The captured rows matching `query` under the capture root `uri`, file by file in time order.
 
     Each match's `path` is a URI again for object storage (`s3://bucket/...`), a local path otherwise."""
-    filesystem, root = open_root(uri)
+    opened = open_root(uri)
+    if opened is None:  # nothing captured yet: no row can match
+        return
+    filesystem, root = opened
     window = query.window
     narrowed = window is None and query.request_id is not None and server_id_millis(query.request_id) is not None
     if narrowed and query.request_id is not None:

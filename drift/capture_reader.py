@@ -74,19 +74,38 @@ class _FileRows:
     """Row numbers inside the window, or None when every row is."""
 
 
-def open_root(uri: str) -> tuple[pa_fs.FileSystem, str]:
-    """The filesystem and path of the capture root; a root that does not exist is a configuration error."""
+def open_root(uri: str) -> tuple[pa_fs.FileSystem, str] | None:
+    """The filesystem and path of the capture root; None when it does not exist yet (nothing captured:
+    insufficient data). Only a root that cannot exist is a configuration error: an unknown scheme, or a
+    file where the root or one of its parent folders must be."""
     try:
         if "://" in uri:
             filesystem, path = pa_fs.FileSystem.from_uri(uri)
         else:
             filesystem, path = pa_fs.LocalFileSystem(), str(Path(uri).expanduser().resolve())
+        path = path.rstrip("/")
         info = filesystem.get_file_info(path)
+        if info.type == pa_fs.FileType.NotFound:
+            _check_parents(filesystem, path, uri)
+            logger.info("capture root %s does not exist yet: nothing captured", uri)
+            return None
     except _UNREADABLE as exc:
         raise DriftError(f"cannot open capture root {uri}: {exc}") from exc
     if info.type != pa_fs.FileType.Directory:
-        raise DriftError(f"capture root {uri} does not exist or is not a folder (check --capture-uri / CAPTURE_URI)")
-    return filesystem, path.rstrip("/")
+        raise DriftError(f"capture root {uri} is not a folder (check --capture-uri / CAPTURE_URI)")
+    return filesystem, path
+
+
+def _check_parents(filesystem: pa_fs.FileSystem, path: str, uri: str) -> None:
+    """The nearest existing parent of a missing root must be a folder, or the root can never be created."""
+    parent = path
+    while "/" in parent.strip("/"):
+        parent = parent.rsplit("/", 1)[0]
+        kind = filesystem.get_file_info(parent).type
+        if kind == pa_fs.FileType.Directory:
+            return
+        if kind != pa_fs.FileType.NotFound:
+            raise DriftError(f"capture root {uri} cannot exist: {parent} is a file, not a folder")
 
 
 def list_window_files(filesystem: pa_fs.FileSystem, root: str, model: str, window: Window) -> list[str]:
@@ -195,9 +214,12 @@ def read_window(
     seed: int = 0,
 ) -> CaptureRead:
     """At most `max_rows` rows of `required` (+ `optional` where present) captured in the window."""
-    filesystem, root = open_root(uri)
-    paths = list_window_files(filesystem, root, model, window)
     read = CaptureRead(frame=pd.DataFrame(columns=list(required)))
+    opened = open_root(uri)
+    if opened is None:
+        return read
+    filesystem, root = opened
+    paths = list_window_files(filesystem, root, model, window)
     found = [f for path in paths if (f := _scan(filesystem, path, window, required, read)) is not None and f.rows]
     read.window_rows = sum(f.rows for f in found)
     offsets = np.cumsum([0] + [f.rows for f in found])

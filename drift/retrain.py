@@ -3,6 +3,13 @@
 The cooldown lives in registered-model tags (`aliasserve.last_retrain_at`, ISO time, and
 `aliasserve.last_retrain_drift_run`), so every drift job and every replica sees the same one, and it is
 written before training starts: a training that crashes does not turn the next checks into a retry storm.
+
+Two jobs at once (a manual `kubectl create job --from=cronjob` beside the schedule) both read the same
+`last_retrain_at`; reading then writing it would let both retrain. So the retraining is claimed first by
+creating a registered model named after the value read (`<model>.retrain-claim.<digest>`): the registry
+refuses to create a name twice, so exactly one job wins, the other reports the cooldown. Claims are kept
+(one small registered model per retraining, tagged `aliasserve.retrain_claim_for`): deleting one would let
+a job that read the old value long ago claim it again.
 The drifted version gets `aliasserve.drift_detected=<drift run id>`, which a `model_version_tag.set`
 webhook listener can act on. Training runs through MLflow Projects (`entry_point="train"`, local env),
 synchronously, so the outcome (run, new version, promoted or not) goes into the drift job's JSON.
@@ -10,6 +17,7 @@ synchronously, so the outcome (run, new version, promoted or not) goes into the 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import sys
@@ -21,6 +29,7 @@ from typing import Any
 import mlflow.projects
 from mlflow import MlflowClient
 from mlflow.exceptions import ExecutionException, MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 
 from drift.reference import one_line
 from drift.settings import RetrainRequest
@@ -32,12 +41,16 @@ logger = logging.getLogger(__name__)
 LAST_RETRAIN_AT = "aliasserve.last_retrain_at"
 LAST_RETRAIN_DRIFT_RUN = "aliasserve.last_retrain_drift_run"
 DRIFT_DETECTED_TAG = "aliasserve.drift_detected"
+CLAIM_FOR_TAG = "aliasserve.retrain_claim_for"
 ENTRY_POINT = "train"
 
 
 def cooldown_until(client: MlflowClient, model: str, cooldown: timedelta) -> datetime | None:
     """When the cooldown of the last retraining ends, or None when there is none or it is unreadable."""
-    last = client.get_registered_model(model).tags.get(LAST_RETRAIN_AT)
+    return _until(client.get_registered_model(model).tags.get(LAST_RETRAIN_AT), cooldown)
+
+
+def _until(last: str | None, cooldown: timedelta) -> datetime | None:
     if not last:
         return None
     try:
@@ -45,6 +58,45 @@ def cooldown_until(client: MlflowClient, model: str, cooldown: timedelta) -> dat
     except ValueError:
         logger.warning("ignoring unreadable registry tag %s=%r", LAST_RETRAIN_AT, last)
         return None
+
+
+def claim_name(model: str, last_retrain_at: str | None) -> str:
+    """The registered model whose creation claims the retraining that follows `last_retrain_at`."""
+    digest = hashlib.sha256((last_retrain_at or "never").encode()).hexdigest()[:16]
+    return f"{model}.retrain-claim.{digest}"
+
+
+def claim(client: MlflowClient, model: str, last_retrain_at: str | None, drift_run_id: str) -> bool:
+    """Claim the retraining after `last_retrain_at` (the value this job read); False if another job did."""
+    name = claim_name(model, last_retrain_at)
+    try:
+        client.create_registered_model(
+            name,
+            tags={CLAIM_FOR_TAG: model, LAST_RETRAIN_DRIFT_RUN: drift_run_id},
+            description=f"Claims one retraining of {model} by a drift job (see drift/retrain.py); safe to ignore.",
+        )
+    except MlflowException as exc:
+        if exc.error_code == ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+            logger.info("retrain: %s exists: another drift job claimed this retraining", name)
+            return False
+        raise
+    return True
+
+
+def _claim_or_reason(
+    client: MlflowClient, request: RetrainRequest, model: str, drift_run_id: str, now: datetime
+) -> str | None:
+    """None when this job now owns the retraining (the cooldown is written); else why it does not."""
+    last = client.get_registered_model(model).tags.get(LAST_RETRAIN_AT)
+    until = _until(last, request.cooldown)
+    if until is not None and now < until:
+        return f"cooldown until {until.isoformat()}"
+    if not claim(client, model, last, drift_run_id):
+        until = cooldown_until(client, model, request.cooldown) or now + request.cooldown
+        return f"cooldown until {until.isoformat()} (another drift job claimed this retraining)"
+    client.set_registered_model_tag(model, LAST_RETRAIN_AT, now.isoformat())
+    client.set_registered_model_tag(model, LAST_RETRAIN_DRIFT_RUN, drift_run_id)
+    return None
 
 
 def _outcome(client: MlflowClient, model: str, run_id: str, stage: str | None) -> dict[str, Any]:
@@ -60,13 +112,10 @@ def retrain(
     client: MlflowClient, request: RetrainRequest, model: str, version: str, drift_run_id: str, now: datetime
 ) -> dict[str, Any]:
     """Start the `train` entry point unless a cooldown holds; returns the JSON `retrain` object."""
-    until = cooldown_until(client, model, request.cooldown)
-    if until is not None and now < until:
-        logger.info("retrain: not triggered, cooldown until %s", until.isoformat())
-        return {"triggered": False, "reason": f"cooldown until {until.isoformat()}"}
+    if (reason := _claim_or_reason(client, request, model, drift_run_id, now)) is not None:
+        logger.info("retrain: not triggered, %s", reason)
+        return {"triggered": False, "reason": reason}
     client.set_model_version_tag(model, version, DRIFT_DETECTED_TAG, drift_run_id)
-    client.set_registered_model_tag(model, LAST_RETRAIN_AT, now.isoformat())
-    client.set_registered_model_tag(model, LAST_RETRAIN_DRIFT_RUN, drift_run_id)
     parameters = {
         "model_name": model,
         "data": request.data,

@@ -88,6 +88,13 @@ class Batcher:
     def abandon_after_s(self, seconds: float) -> None:
         self._threads.timeout_s = seconds
 
+    def stuck_for_s(self) -> float | None:
+        """How long model calls have been stuck (predictions answer 503), or None while they are not."""
+        return self._threads.stuck_for_s()
+
+    def stuck_reason(self) -> str:
+        return str(self._threads.stuck_error())
+
     async def stop(self) -> None:
         """Finish what is queued, then stop; a call stuck past the cap is not waited for."""
         finished = False

@@ -76,6 +76,11 @@ class CaptureWriter:
         flush_interval_s: float = 60,
     ) -> None:
         self.fs, self.root, self.local = open_root(uri)
+        if self.local:  # at start, so a drift job that runs before the first flush finds an empty root
+            try:
+                self.fs.create_dir(self.root, recursive=True)
+            except OSError as exc:
+                log.error("cannot create the capture root %s: %s (writes will fail and be counted)", self.root, exc)
         self.metrics = metrics
         self.max_rows = max_rows
         self.flush_rows = flush_rows

@@ -17,7 +17,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.multiprocess import MultiProcessCollector
+
+from service.worker_states import LiveCollector
 
 # From 0.5 ms to 20 s: single-row sklearn calls take well under a millisecond, big batches seconds.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0)
@@ -140,8 +141,8 @@ class Metrics:
         self.model_errors.labels(model, version)
 
     def exposition(self) -> tuple[bytes, str]:
-        if self.multiprocess:
+        if (folder := multiprocess_dir()) is not None:
             registry = CollectorRegistry()
-            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            registry.register(LiveCollector(folder))
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

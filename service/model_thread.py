@@ -17,6 +17,7 @@ import itertools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from functools import partial
@@ -80,6 +81,8 @@ class ModelThreads:
         self.current = ModelThread()
         self.stuck = False
         """True while the cap is reached and the current call has outlived its requests too: answer 503."""
+        self.stuck_since: float | None = None
+        """`time.monotonic()` when the calls became stuck, None while they are not: health reads it."""
         self._abandoned: set[asyncio.Future[Any]] = set()
         self._state = "ok"
 
@@ -119,10 +122,17 @@ class ModelThreads:
         self.metrics.abandoned_threads.set(len(self._abandoned))
         self._log_state()
 
+    def stuck_for_s(self) -> float | None:
+        """How long the calls have been stuck without a break, or None while they are not."""
+        return None if self.stuck_since is None else time.monotonic() - self.stuck_since
+
     def _log_state(self) -> None:
         state = "stuck" if self.stuck else "abandoning" if self._abandoned else "ok"
         if state == self._state:
             return
+        if (state == "stuck") != (self._state == "stuck"):
+            self.stuck_since = time.monotonic() if state == "stuck" else None
+            self.metrics.ready.set(0 if state == "stuck" else 1)  # stuck: not ready (health/ready says 503 too)
         running = len(self._abandoned)
         if state == "stuck":
             log.error(

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     after this long, with every request waiting on it answered, is abandoned to its thread; at most 4 such
     calls may still run, beyond that predictions answer 503."""
 
+    stuck_liveness_s: float = Field(default=120.0, gt=0)
+    """While model calls are stuck (the abandoned-call cap is reached) `/health/ready` answers 503 at once;
+    after this many seconds stuck without a break `/health/live` answers 503 too, so the kubelet restarts
+    the pod (a running call cannot be stopped any other way). Back to 200 as soon as a call returns."""
+
     header_timeout_s: float = Field(default=10.0, gt=0)
     """A request's headers must be complete this long after the connection opened or the previous response
     was sent: else 408 and the connection is closed. A connection idle for 5 s is closed silently."""

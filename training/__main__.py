@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", required=True, help="Parquet or CSV: a local path or a pyarrow URI (s3://...)")
     train.add_argument("--target", required=True, help="the label column")
     train.add_argument("--promote", nargs="?", const=True, default=False, type=_flag, help="promote if the gate passes")
+    train.add_argument(
+        "--force", action="store_true", help="promote even if the gate refuses (e.g. Production cannot be scored)"
+    )
     train.add_argument("--metric", type=_metric, default=None, help="accuracy|f1 (classifiers), rmse (regressors)")
     train.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE, help="how much worse than Production")
     train.add_argument("--drift-run-id", default="", help="the drift run that triggered this retraining")

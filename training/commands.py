@@ -33,6 +33,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         frame,
         args.target,
         promote=args.promote,
+        force=args.force,
         tracking_uri=tracking_uri_from_env(),
         drift_run_id=args.drift_run_id or None,
         metric=args.metric,

@@ -53,6 +53,8 @@ class GateResult:
     production_score: float | None
     production_version: str | None
     passed: bool
+    reason: str | None = None
+    """Why the gate refused without comparing scores (Production could not score the held-out rows)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "decision": self.decision.value}
@@ -103,8 +105,17 @@ def passes(metric: str, challenger: float, production: float, tolerance: float) 
     return True
 
 
+def unscorable(production: str, exc: Exception) -> str:
+    """The gate's reason when Production cannot score the held-out rows: it fails closed, not open."""
+    return (
+        f"Production version {production} cannot score the held-out rows ({type(exc).__name__}: {exc}); "
+        "the gate fails closed: nothing to compare the challenger with (pass --force to promote anyway)"
+    )
+
+
 def decide(*, passed: bool, has_production: bool, promote: bool, forced: bool) -> Decision:
-    """`forced` (the API was asked for `Production` directly) wins; with no Production, nothing to beat."""
+    """`forced` (`--force`, or the API asked for `Production` directly) wins; with no Production, nothing
+    to beat. A Production that exists but cannot be scored counts as not passed (see `unscorable`)."""
     if forced:
         return Decision.FORCED
     if not has_production:
@@ -132,4 +143,6 @@ def log_gate(result: GateResult) -> None:
     }
     if result.production_version is not None:
         tags["gate.production_version"] = result.production_version
+    if result.reason is not None:
+        tags["gate.reason"] = result.reason[:5000]
     mlflow.set_tags(tags)

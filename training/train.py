@@ -26,6 +26,7 @@ from training.gate import (
     passes,
     promotes,
     score,
+    unscorable,
 )
 from training.provenance import CodeVersion
 from training.tracking import experiment_name_for, start_training_run
@@ -73,14 +74,15 @@ def split_frame(frame: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Data
 
 def _production_score(
     name: str, production: str, features: pd.DataFrame, labels: pd.Series, metric: str
-) -> float | None:
-    """Production's score on the held-out rows; None when it cannot score them (e.g. a changed schema)."""
+) -> float | str:
+    """Production's score on the held-out rows, or why it cannot score them (e.g. a changed schema)."""
     try:
         production_model = mlflow.pyfunc.load_model(f"models:/{name}/{production}")
         return score(production_model.predict, features, labels, metric)
-    except Exception as exc:  # a Production that cannot score this data is no bar to clear
-        logger.warning("gate: Production version %s cannot score the held-out rows (%s)", production, exc)
-        return None
+    except Exception as exc:  # the gate fails closed on any failure to score Production
+        reason = unscorable(production, exc)
+        logger.warning("gate: %s", reason)
+        return reason
 
 
 def _gate(
@@ -98,12 +100,18 @@ def _gate(
     """Score challenger and Production on the same held-out rows and decide."""
     features, labels = holdout.drop(columns=[target]), holdout[target]
     challenger_score = score(fitted.predict, features, labels, metric)
-    production_score = None if production is None else _production_score(name, production, features, labels, metric)
-    passed = production_score is None or passes(metric, challenger_score, production_score, tolerance)
+    production_score: float | None = None
+    reason: str | None = None
+    if production is not None:
+        scored = _production_score(name, production, features, labels, metric)
+        production_score, reason = (None, scored) if isinstance(scored, str) else (scored, None)
+    passed = production is None or (
+        production_score is not None and passes(metric, challenger_score, production_score, tolerance)
+    )
     decision = decide(passed=passed, has_production=production is not None, promote=promote, forced=forced)
     versus = "no score" if production_score is None else f"{production_score:.4f}"
     logger.info("gate: %s (%s %.4f, Production %s)", decision.value, metric, challenger_score, versus)
-    return GateResult(decision, metric, tolerance, challenger_score, production_score, production, passed)
+    return GateResult(decision, metric, tolerance, challenger_score, production_score, production, passed, reason)
 
 
 def _fit(estimator: Any, fit_part: pd.DataFrame, target: str) -> Any:
@@ -142,6 +150,7 @@ def train_and_register(
     holdout: pd.DataFrame | None = None,
     source: str | None = None,
     stage: str | None = None,
+    force: bool = False,
 ) -> TrainResult:
     """Fit on `frame`, log and register a version of `model_name`, alias it, gate it, promote if asked.
 
@@ -150,6 +159,7 @@ def train_and_register(
     held-out split as the gate's data; `source` names where `frame` came from in the logged dataset.
     `stage` (a model served by stage URI): the gate's Production is the latest version in that stage, and
     promotion is a transition into it (`training/registry.py`).
+    `force` promotes whatever the gate says (decision `forced`), e.g. when Production cannot be scored.
     """
     if tracking_uri is not None:
         mlflow.set_tracking_uri(tracking_uri)
@@ -162,7 +172,7 @@ def train_and_register(
     production_uri = None if production is None else f"models:/{model_name}/{production}"
     chosen = choose_estimator(estimator, fit_part.drop(columns=[target]), production_uri)
     metric = choose_metric(chosen, metric)
-    forced = alias == registry.PRODUCTION
+    forced = alias == registry.PRODUCTION or force
 
     with start_training_run(client, uri, experiment or experiment_name_for(model_name)) as run:
         mlflow.set_tags({ROLE_TAG: "training", **({DRIFT_RUN_TAG: drift_run_id} if drift_run_id else {})})
@@ -174,7 +184,7 @@ def train_and_register(
         version = str(info.registered_model_version)
         logger.info("registered %s version %s", model_name, version)
         records.describe_version(client, model_name, version, run.info.run_id, dataset, code)
-        if alias and not forced:
+        if alias and alias != registry.PRODUCTION:
             client.set_registered_model_alias(model_name, alias, version)
         gate = _gate(
             fitted,

@@ -178,4 +178,11 @@ def model_call_panels() -> list[Panel]:
             limit=4,
             width=8,
         ),
+        timeseries(
+            "Replicas not ready",
+            "Scraped replicas whose /health/ready answers 503 (model_ready 0): no model loaded yet, or model calls "
+            "stuck (with abandoned calls at 4). Stuck for STUCK_LIVENESS_S, the pod is restarted.",
+            [target(f"count(model_ready{{{JOB}}} == 0) or vector(0)", "not ready")],
+            width=24,
+        ),
     ]

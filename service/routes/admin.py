@@ -18,11 +18,11 @@ from fastapi import APIRouter, Request
 
 from service.errors import ClientError
 from service.routes.common import State, read_body
+from service.webhook_deliveries import MAX_WEBHOOK_AGE_S
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["admin"])
 
-MAX_WEBHOOK_AGE_S = 300
 ALIAS_EVENTS = {("model_version_alias", "created"), ("model_version_alias", "deleted")}
 
 
@@ -50,18 +50,18 @@ async def reload(request: Request, state: State) -> dict[str, Any]:
 
 @router.post("/webhooks/mlflow")
 async def mlflow_webhook(request: Request, state: State) -> dict[str, Any]:
-    """Verify an MLflow webhook delivery and, for our model and alias, wake the alias follower."""
+    """Verify an MLflow webhook delivery and, for our model and alias, wake the alias follower. Each
+    delivery id is acted on once (service/webhook_deliveries.py): a replay answers 200 `duplicate`."""
     secret = state.settings.webhook_secret
     if secret is None:
         raise _not_found()
     body = await read_body(request, 1_048_576)
-    verify_signature(
-        secret.get_secret_value(),
-        request.headers.get("x-mlflow-delivery-id", ""),
-        request.headers.get("x-mlflow-timestamp", ""),
-        request.headers.get("x-mlflow-signature", ""),
-        body,
-    )
+    headers = request.headers
+    delivery_id, timestamp = headers.get("x-mlflow-delivery-id", ""), headers.get("x-mlflow-timestamp", "")
+    verify_signature(secret.get_secret_value(), delivery_id, timestamp, headers.get("x-mlflow-signature", ""), body)
+    if not state.webhook_deliveries.first_time(delivery_id, float(timestamp)):
+        log.info("webhook: delivery %s was already handled; not acting on it again", delivery_id[:100])
+        return {"accepted": True, "reloading": False, "duplicate": True}
     try:
         event = orjson.loads(body)
     except orjson.JSONDecodeError:

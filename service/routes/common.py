@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -14,6 +14,7 @@ from service.model_manager import ModelManager
 from service.predictor import Prediction, Predictor
 from service.server import BODY_TIMED_OUT
 from service.settings import Settings
+from service.webhook_deliveries import SeenDeliveries
 
 
 @dataclass
@@ -22,6 +23,7 @@ class AppState:
     metrics: Metrics
     manager: ModelManager
     predictor: Predictor
+    webhook_deliveries: SeenDeliveries = field(default_factory=SeenDeliveries)
 
 
 async def app_state(request: Request) -> AppState:

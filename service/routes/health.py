@@ -9,24 +9,46 @@ from typing import Any
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from service.routes.common import State
+from service.metrics import multiprocess_dir
+from service.routes.common import AppState, State
+from service.worker_states import worker_states
 
 router = APIRouter()
 
 
 @router.get("/health/live", tags=["health"])
-async def live() -> dict[str, str]:
-    """200 while the process runs; never asks MLflow."""
-    return {"status": "alive"}
+async def live(state: State) -> Response:
+    """200 while the process can serve; never asks MLflow. 503 once model calls have been stuck for
+    STUCK_LIVENESS_S: a running call cannot be stopped, so only a restart frees the pod."""
+    stuck_for = state.predictor.batcher.stuck_for_s()
+    bound = state.settings.stuck_liveness_s
+    if stuck_for is not None and stuck_for >= bound:
+        reason = f"model calls stuck for {stuck_for:.0f}s (STUCK_LIVENESS_S={bound:g}): restart to free them"
+        return JSONResponse({"status": "not alive", "reason": reason}, status_code=503)
+    return JSONResponse({"status": "alive"})
 
 
 @router.get("/health/ready", tags=["health"])
 async def ready(state: State) -> Response:
-    """200 only while a model is loaded and serving; 503 with the reason otherwise."""
+    """200 only while a model is loaded and serving; 503 with the reason otherwise (also while model calls
+    are stuck, so the pod leaves the Service until a call returns)."""
     model = state.manager.current
     if model is None:
         return JSONResponse({"status": "not ready", "reason": state.manager.not_ready_reason}, status_code=503)
+    if state.predictor.batcher.stuck_for_s() is not None:
+        return JSONResponse({"status": "not ready", "reason": state.predictor.batcher.stuck_reason()}, status_code=503)
+    if (missing := _workers_not_serving(state)) is not None:
+        return JSONResponse({"status": "not ready", "reason": missing}, status_code=503)
     return JSONResponse({"status": "ready", "model": model.name, "version": model.version})
+
+
+def _workers_not_serving(state: AppState) -> str | None:
+    """With several workers any of them may take the next connection: ready only when all serve."""
+    expected, folder = state.settings.workers, multiprocess_dir()
+    if expected < 2 or folder is None:
+        return None
+    serving = sum(worker.ready for worker in worker_states(folder))
+    return None if serving >= expected else f"{serving} of {expected} workers serve a model (WORKERS={expected})"
 
 
 @router.get("/ping", tags=["health"])
@@ -70,6 +92,11 @@ async def model_info(state: State) -> dict[str, Any]:
         "cached_versions": list(manager.cache),
         "last_error": manager.last_error,
     }
+    if (folder := multiprocess_dir()) is not None:
+        info["workers"] = [  # each worker process's own view: right after a swap they may differ for a moment
+            {"pid": w.pid, "ready": w.ready, "version": w.versions[0] if w.versions else None}
+            for w in worker_states(folder)
+        ]
     if model is not None:
         signature = model.signature or {}
         info.update(

@@ -13,11 +13,19 @@ from typing import Any
 import boto3
 import httpx
 
+from tests.backends.pg_bin import find_pg_bin
 from tests.helpers import free_port, venv_binary, wait_until
 from tests.processes import ManagedProcess, MlflowServer, base_env
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_BIN = find_pg_bin()
+"""The installed server's programs (tests/backends/pg_bin.py); None when PostgreSQL is not installed."""
 S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def pg_bin() -> Path:
+    if PG_BIN is None:
+        raise RuntimeError("PostgreSQL is not installed: run .ci/system-deps")
+    return PG_BIN
 
 
 class PostgresCluster:
@@ -61,7 +69,7 @@ class PostgresCluster:
 
     def _run(self, program: str, *args: str) -> None:
         result = subprocess.run(
-            [*self._as, str(PG_BIN / program), *args], capture_output=True, text=True, timeout=120, check=False
+            [*self._as, str(pg_bin() / program), *args], capture_output=True, text=True, timeout=120, check=False
         )
         if result.returncode != 0:
             log = self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""

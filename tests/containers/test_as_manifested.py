@@ -50,12 +50,6 @@ def test_predictor_starts_serves_and_stops_as_the_deployment_says(stack: Stack, 
     report["image_size_bytes"] = stack.engine.image_size(IMAGE)
 
 
-@pytest.mark.xfail(
-    reason="issue 14: a capture root with nothing flushed yet exits 1 instead of 'insufficient data'; on S3 a "
-    "prefix with no objects is never a folder, so the prod CronJob fails until the first capture file lands",
-    strict=False,
-    raises=AssertionError,  # the Job's exit code; a missing engine or stack still errors
-)
 def test_drift_job_runs_as_the_cronjob_says_and_reports_too_little_data(stack: Stack) -> None:
     result = stack.job("drift-manifested").result  # command, args and env as rendered; nothing captured yet
     assert result["drift_detected"] is None

@@ -113,9 +113,25 @@ def test_subsampling_is_bounded_uniform_over_files_and_deterministic(tmp_path: P
     assert everything.frame["x"].quantile(0.1) < np.median(list(sampled)) < everything.frame["x"].quantile(0.9)
 
 
-def test_a_missing_capture_root_is_a_configuration_error(tmp_path: Path) -> None:
-    with pytest.raises(DriftError, match="does not exist"):
-        read_window(str(tmp_path / "nowhere"), MODEL, Window.ending(END, timedelta(hours=1)), ["x"])
+def test_a_capture_root_not_created_yet_reads_no_rows(tmp_path: Path) -> None:
+    read = read_window(str(tmp_path / "not-yet" / "capture"), MODEL, Window.ending(END, timedelta(hours=1)), ["x"])
+    assert read.frame.empty
+    assert (read.window_rows, read.files) == (0, 0)
+    assert list(read.frame.columns) == ["x"]
+
+
+@pytest.mark.parametrize("where", ["root", "parent"])
+def test_a_capture_root_that_cannot_exist_is_a_configuration_error(tmp_path: Path, where: str) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    root = blocker if where == "root" else blocker / "capture"
+    with pytest.raises(DriftError, match="not a folder"):
+        read_window(str(root), MODEL, Window.ending(END, timedelta(hours=1)), ["x"])
+
+
+def test_an_unknown_scheme_is_a_configuration_error() -> None:
+    with pytest.raises(DriftError, match="cannot open capture root"):
+        read_window("nosuchscheme://bucket/capture", MODEL, Window.ending(END, timedelta(hours=1)), ["x"])
 
 
 def test_an_empty_window_reads_no_rows(tmp_path: Path) -> None:

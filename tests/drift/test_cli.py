@@ -151,6 +151,18 @@ def test_too_few_rows_give_a_null_verdict_and_exit_zero(runs: dict[str, Outcome]
     assert result["run_id"]
 
 
+def test_a_capture_root_not_created_yet_is_insufficient_data_not_an_error(
+    demo_model: RegisteredModel, tmp_path: Path
+) -> None:
+    """The drift job ran before the service flushed (or even created) its capture root."""
+    argv = ["run", "--model-uri", demo_model.uri, "--capture-uri", str(tmp_path / "not-created-yet")]
+    settings = parse_command_line(argv, {"MLFLOW_TRACKING_URI": demo_model.tracking_uri})
+    result = run_drift_check(settings)
+    assert result.drift_detected is None
+    assert (result.current_rows, result.window_rows, result.corrupt_files) == (0, 0, [])
+    assert result.run_id
+
+
 @pytest.fixture(scope="module")
 def model_without_reference(mlflow_server: MlflowServer) -> str:
     """A registered version whose run logged no reference artifact."""
@@ -216,16 +228,17 @@ def test_a_check_that_cannot_run_exits_non_zero_with_one_line(bad_runs: dict[str
         (["--model-uri", "models:/{name}@Staging"], "has no alias 'Staging'"),
         (["--model-uri", "models:/{name}/999"], "has no version 999"),
         (["--model-uri", "models:/{name}@Production", "--categorical", "size_band,nope"], "nope"),
-        (["--model-uri", "models:/{name}@Production", "--capture-uri", "{missing}"], "does not exist"),
+        (["--model-uri", "models:/{name}@Production", "--capture-uri", "{blocked}"], "not a folder"),
     ],
-    ids=["unknown-alias", "unknown-version", "unknown-categorical", "missing-capture-root"],
+    ids=["unknown-alias", "unknown-version", "unknown-categorical", "capture-root-under-a-file"],
 )
 def test_other_reasons_a_check_cannot_run_are_drift_errors(
     demo_model: RegisteredModel, captures: dict[str, Path], tmp_path: Path, args: list[str], message: str
 ) -> None:
     """These end in the same one-line handler as the cases above (DriftError), without a process each."""
     argv = ["run", "--capture-uri", str(captures["unshifted"])]
-    argv += [a.format(name=demo_model.name, missing=tmp_path / "missing") for a in args]
+    (tmp_path / "file").write_text("a file where a folder must be")
+    argv += [a.format(name=demo_model.name, blocked=tmp_path / "file" / "capture") for a in args]
     settings = parse_command_line(argv, {"MLFLOW_TRACKING_URI": demo_model.tracking_uri})
     with pytest.raises(DriftError, match=message):
         run_drift_check(settings)

@@ -1,4 +1,5 @@
-"""`--retrain`: drift starts the project's `train` entry point once; a second check inside the cooldown does not."""
+"""`--retrain`: drift starts the project's `train` entry point once, even when two checks run at once; a
+later check inside the cooldown does not."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from drift.retrain import claim
 from tests.drift.capture_files import write_capture
 from tests.drift.drift_process import END, ZeroPredictor, demo_rows, finish_drift, start_drift
 from tests.processes import MlflowServer
@@ -18,7 +20,7 @@ from training.train import train_and_register
 
 
 @pytest.mark.slow
-def test_drift_retrains_once_and_the_cooldown_stops_a_second_retraining(
+def test_two_drift_jobs_at_once_retrain_once_and_the_cooldown_stops_a_later_one(
     mlflow_server: MlflowServer, tmp_path: Path
 ) -> None:
     name = f"retrain-{uuid.uuid4().hex[:8]}"
@@ -41,8 +43,14 @@ def test_drift_retrains_once_and_the_cooldown_stops_a_second_retraining(
     ]  # fmt: skip
     env = {"MLFLOW_TRACKING_URI": mlflow_server.uri}
 
-    retrained = finish_drift({"first": start_drift(args, **env)})["first"]
-    assert retrained.code == 0, (retrained.stdout[-3000:], retrained.stderr)
+    both = finish_drift({"a": start_drift(args, **env), "b": start_drift(args, **env)})
+    for outcome in both.values():
+        assert outcome.code == 0, (outcome.stdout[-3000:], outcome.stderr)
+        assert outcome.result["drift_detected"] is True
+    triggered = {job: o.result["retrain"]["triggered"] for job, o in both.items()}
+    assert sorted(triggered.values()) == [False, True], triggered
+    retrained, refused = (both["a"], both["b"]) if triggered["a"] else (both["b"], both["a"])
+    assert refused.result["retrain"]["reason"].startswith("cooldown until "), refused.result["retrain"]
     result = retrained.result
     assert result["drift_detected"] is True
     retrain = result["retrain"]
@@ -66,3 +74,17 @@ def test_drift_retrains_once_and_the_cooldown_stops_a_second_retraining(
     assert again.result["retrain"]["reason"].startswith("cooldown until ")
     mlflow.set_tracking_uri(mlflow_server.uri)
     assert len(client.search_model_versions(f"name='{name}'")) == 2
+
+
+def test_a_retraining_is_claimed_once_per_cooldown_value_read(mlflow_server: MlflowServer) -> None:
+    """Two jobs that read the same `last_retrain_at`, whatever their timing: the registry lets one claim it."""
+    client = MlflowClient(mlflow_server.uri)
+    name = f"claim-{uuid.uuid4().hex[:8]}"
+    client.create_registered_model(name)
+
+    assert claim(client, name, None, "run-a") is True
+    assert claim(client, name, None, "run-b") is False
+    assert claim(client, name, "2026-03-01T12:00:00+00:00", "run-c") is True
+    assert claim(client, name, "2026-03-01T12:00:00+00:00", "run-d") is False
+    claims = client.search_registered_models(f"tags.`aliasserve.retrain_claim_for` = '{name}'")
+    assert sorted(c.tags["aliasserve.last_retrain_drift_run"] for c in claims) == ["run-a", "run-c"]

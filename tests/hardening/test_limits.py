@@ -32,7 +32,7 @@ def log_sleepy_model(tracking_uri: str) -> str:
     mlflow.set_tracking_uri(tracking_uri)
     name = f"sleepy-{uuid.uuid4().hex[:8]}"
     example = pd.DataFrame({"x": [1.0, 2.0]})
-    signature = infer_signature(example, [2.0, 4.0], params={"sleep_s": 0.0, "trace": ""})
+    signature = infer_signature(example, [2.0, 4.0], params={"sleep_s": 0.0, "trace": "", "release": ""})
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(
             name="model",

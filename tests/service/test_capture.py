@@ -108,3 +108,14 @@ def test_a_failing_store_keeps_rows_and_recovers(tmp_path: Path) -> None:
     wait_until(lambda: _count(metrics, "capture_rows_total") == 3, timeout=30, what="the retry")
     writer.close()
     assert _count(metrics, "capture_dropped_rows_total") == 0
+
+
+def test_the_capture_root_exists_from_start_before_any_row(tmp_path: Path) -> None:
+    """The drift job reads an existing empty root as "insufficient data"; made at start, not at first flush."""
+    root = tmp_path / "not" / "yet" / "capture"
+    writer = CaptureWriter(str(root), _metrics(), flush_rows=1_000_000, flush_interval_s=3600)
+    try:
+        assert root.is_dir()
+        assert list(root.iterdir()) == []
+    finally:
+        writer.close()

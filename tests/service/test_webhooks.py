@@ -12,11 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from mlflow import MlflowClient
 
 from tests.conftest import RegisteredModel
 from tests.helpers import wait_until
 from tests.processes import MlflowServer, RunningService, serving, webhook_delivery_env
 from tests.service.test_following import register_versions, served_version
+from tests.service.webhook_recorder import WebhookRecorder
 
 SECRET = "webhook-secret-for-tests"
 
@@ -124,3 +126,31 @@ def test_a_valid_delivery_for_another_model_is_accepted_and_ignored(
     assert response.status_code == 200
     assert response.json() == {"accepted": True, "reloading": False}
     assert SECRET not in service.log_text()
+
+
+def test_a_replayed_delivery_from_mlflow_is_acted_on_once(
+    webhook_server: MlflowServer, demo_model: RegisteredModel, secured_service: RunningService
+) -> None:
+    """A real `mlflow server` signs a delivery for the served model and alias; sent twice, only the first acts."""
+    client = MlflowClient(webhook_server.uri)
+    client.create_registered_model(demo_model.name)
+    version = client.create_model_version(demo_model.name, "s3://bucket/elsewhere/model").version
+    with WebhookRecorder() as recorder:
+        client.create_webhook(
+            name=f"replay-{demo_model.name}", url=recorder.url, events=["model_version_alias.created"], secret=SECRET
+        )
+        client.set_registered_model_alias(demo_model.name, "Production", version)
+        (delivery,) = wait_until(lambda: recorder.deliveries, timeout=60, what="MLflow to deliver the webhook")
+    headers = {k: v for k, v in delivery.headers.items() if k.lower().startswith(("x-mlflow-", "content-type"))}
+    url = f"{secured_service.url}/webhooks/mlflow"
+
+    first = httpx.post(url, content=delivery.body, headers=headers)
+    replayed = httpx.post(url, content=delivery.body, headers=headers)
+
+    assert first.status_code == 200, first.text
+    assert first.json() == {"accepted": True, "reloading": True}
+    assert replayed.status_code == 200, replayed.text
+    assert replayed.json() == {"accepted": True, "reloading": False, "duplicate": True}
+    delivery_id = headers.get("X-Mlflow-Delivery-Id") or headers["X-MLflow-Delivery-Id"]
+    log = secured_service.log_text()
+    assert log.count(f"delivery {delivery_id} was already handled") == 1

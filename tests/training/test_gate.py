@@ -114,3 +114,29 @@ def test_first_version_is_promoted_only_when_asked(
     assert result.promoted is promote
     assert version_by_alias(client, model_name, PRODUCTION) == production
     assert version_by_alias(client, model_name, CHALLENGER) == "1"
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_production_that_cannot_score_the_holdout_fails_the_gate_closed_unless_forced(
+    client: MlflowClient, model_name: str, demo_frame: pd.DataFrame, force: bool
+) -> None:
+    first = train_and_register(model_name, demo_frame, "target", alias=PRODUCTION)
+    changed = demo_frame.drop(columns=[demo_frame.columns[0]])  # Production's signature needs this column
+
+    second = train_and_register(model_name, changed, "target", promote=True, force=force, estimator=DummyClassifier())
+
+    assert second.gate.production_score is None
+    assert second.gate.passed is False
+    assert second.gate.reason is not None
+    assert f"Production version {first.version} cannot score the held-out rows" in second.gate.reason
+    tags = client.get_run(second.run_id).data.tags
+    assert tags["gate.reason"] == second.gate.reason
+    assert version_by_alias(client, model_name, CHALLENGER) == second.version
+    if force:
+        assert (second.promoted, second.gate.decision) == (True, Decision.FORCED)
+        assert version_by_alias(client, model_name, PRODUCTION) == second.version
+        assert version_by_alias(client, model_name, PREVIOUS) == first.version
+    else:
+        assert (second.promoted, second.gate.decision) == (False, Decision.REJECTED)
+        assert tags["gate.decision"] == "rejected"
+        assert version_by_alias(client, model_name, PRODUCTION) == first.version
