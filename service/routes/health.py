@@ -10,7 +10,8 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from service.metrics import multiprocess_dir
-from service.routes.common import AppState, State
+from service.readiness import not_alive_reason, not_ready_reason
+from service.routes.common import State
 from service.worker_states import worker_states
 
 router = APIRouter()
@@ -18,12 +19,8 @@ router = APIRouter()
 
 @router.get("/health/live", tags=["health"])
 async def live(state: State) -> Response:
-    """200 while the process can serve; never asks MLflow. 503 once model calls have been stuck for
-    STUCK_LIVENESS_S: a running call cannot be stopped, so only a restart frees the pod."""
-    stuck_for = state.predictor.batcher.stuck_for_s()
-    bound = state.settings.stuck_liveness_s
-    if stuck_for is not None and stuck_for >= bound:
-        reason = f"model calls stuck for {stuck_for:.0f}s (STUCK_LIVENESS_S={bound:g}): restart to free them"
+    """200 while the process can serve; 503 once model calls have been stuck for STUCK_LIVENESS_S."""
+    if (reason := not_alive_reason(state)) is not None:
         return JSONResponse({"status": "not alive", "reason": reason}, status_code=503)
     return JSONResponse({"status": "alive"})
 
@@ -31,32 +28,20 @@ async def live(state: State) -> Response:
 @router.get("/health/ready", tags=["health"])
 async def ready(state: State) -> Response:
     """200 only while a model is loaded and serving; 503 with the reason otherwise (also while model calls
-    are stuck, so the pod leaves the Service until a call returns)."""
+    are stuck, so the pod leaves the Service until a call returns, and until every worker serves)."""
+    if (reason := not_ready_reason(state)) is not None:
+        return JSONResponse({"status": "not ready", "reason": reason}, status_code=503)
     model = state.manager.current
-    if model is None:
-        return JSONResponse({"status": "not ready", "reason": state.manager.not_ready_reason}, status_code=503)
-    if state.predictor.batcher.stuck_for_s() is not None:
-        return JSONResponse({"status": "not ready", "reason": state.predictor.batcher.stuck_reason()}, status_code=503)
-    if (missing := _workers_not_serving(state)) is not None:
-        return JSONResponse({"status": "not ready", "reason": missing}, status_code=503)
+    assert model is not None  # ready implies a model
     return JSONResponse({"status": "ready", "model": model.name, "version": model.version})
-
-
-def _workers_not_serving(state: AppState) -> str | None:
-    """With several workers any of them may take the next connection: ready only when all serve."""
-    expected, folder = state.settings.workers, multiprocess_dir()
-    if expected < 2 or folder is None:
-        return None
-    serving = sum(worker.ready for worker in worker_states(folder))
-    return None if serving >= expected else f"{serving} of {expected} workers serve a model (WORKERS={expected})"
 
 
 @router.get("/ping", tags=["health"])
 @router.get("/health", tags=["health"])
 async def ping(state: State) -> Response:
-    """As `mlflow models serve`: 200 with a newline when ready (here: 503 until a model is loaded)."""
-    if state.manager.current is None:
-        return PlainTextResponse(f"{state.manager.not_ready_reason}\n", status_code=503)
+    """As `mlflow models serve`: 200 with a newline when ready (here: 503 with the reason otherwise)."""
+    if (reason := not_ready_reason(state)) is not None:
+        return PlainTextResponse(f"{reason}\n", status_code=503)
     return Response("\n", media_type="application/json")
 
 

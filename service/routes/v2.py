@@ -12,6 +12,7 @@ from service.middleware import request_id_of
 from service.predictor import Prediction
 from service.protocols import v2 as protocol
 from service.protocols.v2_metadata import metadata
+from service.readiness import not_alive_reason, not_ready_reason
 from service.routes.common import State, prediction_headers, read_body
 from service.routes.openapi import V2_INFER_BODY
 from service.tensor_input import predict_tensors
@@ -39,13 +40,14 @@ async def server_metadata() -> dict[str, Any]:
 
 
 @router.get("/health/live")
-async def live() -> dict[str, bool]:
-    return {"live": True}
+async def live(state: State) -> Response:
+    is_live = not_alive_reason(state) is None
+    return JSONResponse({"live": is_live}, status_code=200 if is_live else 503)
 
 
 @router.get("/health/ready")
 async def ready(state: State) -> Response:
-    is_ready = state.manager.current is not None
+    is_ready = not_ready_reason(state) is None
     return JSONResponse({"ready": is_ready}, status_code=200 if is_ready else 503)
 
 

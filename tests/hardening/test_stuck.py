@@ -61,12 +61,15 @@ def test_stuck_model_is_not_ready_then_not_live_and_recovers_when_calls_return(
             what="/health/live to answer 503 once stuck for STUCK_LIVENESS_S",
         )
         assert "STUCK_LIVENESS_S=2" in not_live.json()["reason"]
+        # every probe a load balancer or KServe may use says the same
+        assert [_status(service, p) for p in ("/ping", "/health", "/v2/health/ready", "/v2/health/live")] == [503] * 4
         assert _predict(service).status_code == 503
     finally:
         release.touch()
 
     wait_until(lambda: _status(service, "/health/ready") == 200, timeout=60, what="ready again")
     assert _status(service, "/health/live") == 200
+    assert [_status(service, p) for p in ("/ping", "/health", "/v2/health/ready", "/v2/health/live")] == [200] * 4
     assert _predict(service).json() == {"predictions": [3.0]}
     assert metric_value(service, "model_ready ") == 1
     log = service.log_text()
