@@ -76,6 +76,7 @@ async def model_info(state: State) -> dict[str, Any]:
             flavor=model.flavor,
             loaded_at=datetime.fromtimestamp(model.loaded_at, UTC).isoformat(),
             signature={k: json.loads(v) if isinstance(v, str) else v for k, v in signature.items()} or None,
+            warm_up_error=model.warm_up_error,
         )
     return info
 
