@@ -280,9 +280,11 @@ def _input_schema(model_meta: Any) -> InputSchema | None:
     """The fast path's checker: column signatures of scalar types whose names are all strings.
 
     Anything else (no signature, tensors, integer column names from `pd.DataFrame(X)`, MLflow's binary,
-    datetime, Array/Object/Map types) is left to MLflow's input handling.
+    datetime, Array/Object/Map types, a params schema to enforce) is left to MLflow's input handling.
     """
     schema = model_meta.get_input_schema()
+    if model_meta.get_params_schema() is not None:
+        return None
     if schema is None or not schema.has_input_names() or schema.is_tensor_spec():
         return None
     specs = []

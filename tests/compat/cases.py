@@ -143,6 +143,15 @@ CASES: dict[str, Case] = {
     "params-valid": Case(
         "sk_params", _json({"dataframe_split": FRAME.to_dict("split"), "params": {"param1": "2024-01-01"}}), 200
     ),
+    "named-params-none": Case("sk_named_params", _json({"dataframe_records": NAMED.to_dict("records")}), 200),
+    "named-params-valid": Case(
+        "sk_named_params", _json({"dataframe_records": NAMED.to_dict("records"), "params": {"threshold": 0.7}}), 200
+    ),
+    "named-params-invalid-value": Case(
+        "sk_named_params",
+        _json({"dataframe_records": NAMED.to_dict("records"), "params": {"threshold": "high"}}),
+        400,
+    ),
     # --- every MLflow data type (MLflow's `test_serving_model_with_schema`, `test_parse_with_schema`) ---
     "types-split": Case("all_types", _json({"dataframe_split": TYPES.to_dict("split")}), 200),
     "types-records": Case("all_types", _json({"dataframe_records": TYPES.to_dict("records")}), 200),

@@ -100,6 +100,14 @@ def _sk_params() -> Any:
     return _sklearn(_knn(), signature=signature)
 
 
+def _sk_named_params() -> Any:
+    """Named double columns (the fast path's shape) and a params schema, which MLflow enforces."""
+    frame = pd.DataFrame(iris_x(), columns=["sepal_length", "sepal_width"])
+    model = LogisticRegression(max_iter=500).fit(frame, _iris_y())
+    signature = infer_signature(frame, params={"threshold": 0.5})
+    return _sklearn(model, signature=signature)
+
+
 def _sk_category() -> Any:
     """A native pipeline that raises on a category it never saw: a model fault on the fast path."""
     frame = pd.DataFrame({"band": ["small", "large"] * 20, "x": np.linspace(0, 1, 40)})
@@ -167,6 +175,7 @@ ZOO: dict[str, Callable[[], Any]] = {
     "sk_integer_columns": _sk_integer_columns,
     "sk_named": _sk_named,
     "sk_params": _sk_params,
+    "sk_named_params": _sk_named_params,
     "sk_category": _sk_category,
     "all_types": _all_types,
     "strings": _strings,
