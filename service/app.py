@@ -20,7 +20,7 @@ from service import logs
 from service.batching import Batcher
 from service.capture import CaptureWriter
 from service.compiled import Compiler
-from service.errors import ClientError, NotReadyError
+from service.errors import ClientError, ModelError, NotReadyError
 from service.loaded_model import load_version
 from service.logs import redact
 from service.metrics import Metrics
@@ -124,6 +124,11 @@ def _error_handlers(app: FastAPI) -> None:
         # connection answered before its body was read); the header tells the client so.
         headers = {"Connection": "close"} if exc.status == 413 else None
         return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(ModelError)
+    async def model_error(request: Request, exc: ModelError) -> JSONResponse:
+        """The model raised (counted in `model_errors_total` where it was caught, logged once per type)."""
+        return JSONResponse(exc.body(), status_code=exc.status)
 
     @app.exception_handler(ModelCallsStuck)
     async def stuck(request: Request, exc: ModelCallsStuck) -> JSONResponse:

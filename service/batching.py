@@ -4,7 +4,8 @@ Requests queue up while the model is busy; the next call takes everything waitin
 `max_batch_size` requests), and waits up to `max_batch_wait_ms` for more only while traffic is
 concurrent (the previous call had batch-mates): a lone client never waits. Each request keeps its own
 result and its own error: when a batched call fails, its requests are retried one by one, so one bad
-request never fails its batch-mates.
+request never fails its batch-mates. Requests in MLflow's input handling (`pyfunc` jobs: any data,
+per-request params) are called one by one, in the same model thread.
 
 Calls run in one model thread, so a slow model never stalls the event loop. A call that outlives
 `abandon_after_s` once all its requests have timed out is abandoned (`service/model_thread.py`), so one
@@ -25,9 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from service.errors import ModelError
 from service.loaded_model import LoadedModel
 from service.metrics import Metrics
 from service.model_thread import ModelThreads
+from service.pyfunc_input import PyfuncRequest
 from service.schema import Columns
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,8 @@ class Job:
     method: str
     params: dict[str, Any] | None
     future: asyncio.Future[Any] = field(repr=False)
+    pyfunc: PyfuncRequest | None = None
+    """A request in MLflow's input handling: scored alone with `LoadedModel.predict_pyfunc`."""
 
 
 class Batcher:
@@ -117,6 +122,14 @@ class Batcher:
             raise self._threads.stuck_error()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(Job(model, columns, n_rows, method, params, future))
+        return future
+
+    def submit_pyfunc(self, model: LoadedModel, request: PyfuncRequest, n_rows: int) -> asyncio.Future[Any]:
+        """Queue a request parsed by MLflow's input handling; it is scored alone, in the model thread."""
+        if self._threads.stuck:
+            raise self._threads.stuck_error()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(Job(model, {}, n_rows, "predict", request.params, future, request))
         return future
 
     async def _consume(self) -> None:
@@ -186,7 +199,7 @@ class Batcher:
     def _inline(self, jobs: list[Job]) -> bool:
         """Only native scikit-learn and ONNX Runtime calls, which are CPU-bound: a pyfunc model may wait (I/O,
         sleep) for long at little CPU cost, and on the event loop that wait would stall every other request."""
-        if jobs[0].model.flavor not in ("sklearn", "onnx") or jobs[0].params:
+        if jobs[0].model.flavor not in ("sklearn", "onnx") or jobs[0].params or jobs[0].pyfunc is not None:
             return False
         average = self._call_seconds.get(id(jobs[0].model))
         return average is not None and average < INLINE_BELOW_S and sum(j.n_rows for j in jobs) <= INLINE_MAX_ROWS
@@ -214,6 +227,8 @@ class Batcher:
             try:
                 outcomes.append((job.future, self._call(job, job.columns, job.n_rows), None))
             except Exception as exc:
+                if isinstance(exc, ModelError) and (job.pyfunc is None or job.pyfunc.counted):  # once a request
+                    self.metrics.model_errors.labels(job.model.name, job.model.version).inc()
                 outcomes.append((job.future, None, exc))
         settle(outcomes)
 
@@ -223,7 +238,10 @@ class Batcher:
         sample = self._calls % COST_SAMPLE_EVERY == 0 or id(model) not in self._call_seconds
         cpu_started = time.thread_time() if sample else 0.0
         started = time.perf_counter()
-        output = model.predict(columns, job.method, job.params)
+        if job.pyfunc is not None:
+            output = model.predict_pyfunc(job.pyfunc)
+        else:
+            output = model.predict(columns, job.method, job.params)
         elapsed = time.perf_counter() - started
         if sample:
             self._remember_cost(id(model), time.thread_time() - cpu_started)
@@ -279,10 +297,17 @@ class _ThreadCall:
 
 
 def _groups(jobs: list[Job]) -> list[list[Job]]:
-    """Jobs that can share a call: same version object, same prediction method, no request params."""
+    """Jobs that can share a call: same version object, same prediction method, no request params.
+
+    A job in MLflow's input handling shares with no one (its data may be anything).
+    """
     groups: dict[tuple[int, str, int], list[Job]] = {}
     for job in jobs:
-        groups.setdefault((id(job.model), job.method, id(job.params) if job.params else 0), []).append(job)
+        if job.pyfunc is not None:
+            key = (id(job), "pyfunc", 0)
+        else:
+            key = (id(job.model), job.method, id(job.params) if job.params else 0)
+        groups.setdefault(key, []).append(job)
     return list(groups.values())
 
 

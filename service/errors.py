@@ -34,3 +34,20 @@ def unsupported_media(message: str) -> ClientError:
 
 class NotReadyError(Exception):
     """No model is serving yet (or any more); answered with 503 and the reason."""
+
+
+class ModelError(Exception):
+    """A model raised while scoring input its signature accepted: 500 `INTERNAL_ERROR`.
+
+    Without a signature nothing tells an input fault from a model fault, and the status is MLflow's 400
+    `BAD_REQUEST`. Either way it is counted in `model_errors_total`.
+    """
+
+    def __init__(self, message: str, status: int = 500, error_code: str = "INTERNAL_ERROR") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.error_code = error_code
+
+    def body(self) -> dict[str, str]:
+        return {"error_code": self.error_code, "message": self.message}

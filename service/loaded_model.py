@@ -1,4 +1,11 @@
-"""One registered model version, loaded and ready to predict: the native estimator where possible."""
+"""One registered model version, loaded and ready to predict: the native estimator where possible.
+
+Every version is loaded through `mlflow.pyfunc.load_model`, as `mlflow models serve` loads it. A native
+scikit-learn model whose signature is columns of scalar types with string names, served with `predict`,
+also gets the fast path (`fast`): the project's own column checker, batching and numpy, which give the
+same answers for that shape. Everything else goes through MLflow's own input handling
+(`service/pyfunc_input.py`).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +22,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from service.errors import ClientError, bad_request
+from service import pyfunc_input
+from service.errors import ClientError, ModelError, bad_request
+from service.logs import redact
+from service.pyfunc_input import PyfuncRequest
 from service.schema import NUMERIC, SCALAR_TYPES, Columns, ColumnSpec, InputSchema, frame
 from service.table import RawTable
 
@@ -49,6 +59,7 @@ class LoadedModel:
     meta: ModelVersion
     flavor: str
     schema: InputSchema | None
+    """The fast path's column checker; None sends every request through MLflow's input handling."""
     signature: dict[str, Any] | None
     predict_frame: Callable[[pd.DataFrame, dict[str, Any] | None], Any]
     proba_frame: Callable[[pd.DataFrame], np.ndarray] | None
@@ -61,6 +72,15 @@ class LoadedModel:
     estimator: Any = None
     """The native scikit-learn estimator, for compilation (service/compiled.py); None once compiled."""
     compilation: Compilation | None = None
+    pyfunc: Any = None
+    """MLflow's `PyFuncModel` for this version (what `mlflow models serve` calls)."""
+    model_meta: Any = None
+    """MLflow's `Model` (the MLmodel file): input schema, params schema, type hints."""
+    serving_example: str | None = None
+    """The serving input example MLflow saved with the model (a request body), for the warm-up."""
+    warm_up_error: str | None = None
+    """Why the input example could not be scored at load; the version is served all the same."""
+    _logged_errors: set[str] = field(default_factory=set, repr=False)
 
     @property
     def version(self) -> str:
@@ -71,6 +91,16 @@ class LoadedModel:
         return self.meta.name
 
     @property
+    def fast(self) -> bool:
+        """Requests take the fast path (the project's checker, batching, the native estimator or its compiled
+        form, or MLflow's onnx flavor on this service's own ONNX Runtime session)."""
+        return self.schema is not None and self.flavor in ("sklearn", "onnx")
+
+    @property
+    def has_signature(self) -> bool:
+        return self.signature is not None and bool(self.signature.get("inputs"))
+
+    @property
     def runtime(self) -> str:
         """What executes the model: `sklearn` (the native estimator), `onnxruntime` or `pyfunc` (MLflow's wrapper)."""
         if self.flavor == "onnx" or (self.compilation is not None and self.compilation.served):
@@ -78,17 +108,13 @@ class LoadedModel:
         return "sklearn" if self.flavor == "sklearn" else "pyfunc"
 
     def check(self, table: RawTable) -> tuple[Columns, list[str]]:
-        """Validated, typed columns for this version's signature (or the columns as sent, without one)."""
-        if self.schema is not None:
-            return self.schema.check(table)
-        if table.rows is not None:
-            raise bad_request("this model has no column signature: send named columns")
-        if table.n_rows == 0:
-            raise bad_request("the request has no rows")
-        return {name: np.asarray(values) for name, values in table.columns.items()}, []
+        """Validated, typed columns for this version's signature (the fast path only)."""
+        if self.schema is None:
+            raise bad_request(f"model {self.name} version {self.version} takes MLflow's input handling")
+        return self.schema.check(table)
 
     def predict(self, columns: Columns, method: str = "predict", params: dict[str, Any] | None = None) -> Any:
-        """Predictions for the rows; a failure inside the model is a ClientError (it came from input)."""
+        """Predictions for checked rows (the fast path); a failure inside the model is a ModelError."""
         data: Any = np.column_stack(list(columns.values())) if self.array_input else frame(columns)
         try:
             if method == "predict_proba":
@@ -99,26 +125,67 @@ class LoadedModel:
         except ClientError:
             raise
         except Exception as exc:
-            raise bad_request(f"the model could not score this input: {type(exc).__name__}: {exc}") from exc
+            raise self._model_error(exc) from exc
+
+    def predict_pyfunc(self, request: PyfuncRequest) -> Any:
+        """Predictions as `mlflow models serve` computes them (MLflow enforces the signature and params)."""
+        try:
+            return pyfunc_input.predict(self.pyfunc, request, self.name, self.version, self.has_signature)
+        except ModelError as error:
+            self._log_model_error(error, error.__cause__)
+            raise
 
     def warm_up(self) -> None:
-        """Run the input example through the whole check-and-predict path, so the first request is fast."""
-        if self.input_example is None:
+        """Score the input example through the whole request path, so the first request is fast.
+
+        A model whose example cannot be scored is still served, as MLflow serves it: the reason is kept in
+        `warm_up_error` (shown by `GET /model`) and logged once.
+        """
+        try:
+            self._warm_up()
+        except Exception as exc:
+            self.warm_up_error = redact(f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}")[:1000]
+            log.warning(
+                "model %s version %s: the input example could not be scored (%s); serving it all the same",
+                self.name,
+                self.version,
+                self.warm_up_error,
+            )
+
+    def _warm_up(self) -> None:
+        if self.fast and self.input_example is not None:
+            example = self.input_example
+            table = RawTable.from_columns({str(c): example[c].tolist() for c in example.columns})
+            columns, _ = self.check(table)
+            self.predict(columns)
+            if self.proba_frame is not None:
+                self.predict(columns, "predict_proba")
+        elif self.serving_example is not None:
+            request = pyfunc_input.parse(self.serving_example.encode(), "application/json", self.model_meta)
+            self.predict_pyfunc(request)
+
+    def _model_error(self, exc: Exception) -> ModelError:
+        error = pyfunc_input.model_error(exc, self.name, self.version, has_signature=True)
+        self._log_model_error(error, exc)
+        return error
+
+    def _log_model_error(self, error: ModelError, cause: BaseException | None) -> None:
+        """Logged with its traceback the first time this version raises this type; counted every time."""
+        kind = type(cause).__name__
+        if kind in self._logged_errors or len(self._logged_errors) > 32:
             return
-        example = self.input_example
-        table = RawTable.from_columns({str(c): example[c].tolist() for c in example.columns})
-        columns, _ = self.check(table)
-        self.predict(columns)
-        if self.proba_frame is not None:
-            self.predict(columns, "predict_proba")
+        self._logged_errors.add(kind)
+        log.error("%s (logged once per exception type)", error.message, exc_info=cause)
 
     def discard(self) -> None:
         shutil.rmtree(self.local_dir, ignore_errors=True)
 
 
 def load_version(meta: ModelVersion, cache_root: Path, compiler: Compiler | None = None) -> LoadedModel:
-    """Download a version's artifacts and load it; sklearn models natively, everything else via pyfunc."""
+    """Download a version's artifacts and load it as MLflow does; scikit-learn natively (and compiled, where
+    `compiler` proves the compiled form equal), MLflow's onnx flavor on ONNX Runtime directly."""
     import mlflow
+    import mlflow.pyfunc
     from mlflow.models import Model
 
     cache_root.mkdir(parents=True, exist_ok=True)
@@ -126,17 +193,21 @@ def load_version(meta: ModelVersion, cache_root: Path, compiler: Compiler | None
     try:
         path = mlflow.artifacts.download_artifacts(f"models:/{meta.name}/{meta.version}", dst_path=str(local_dir))
         model_meta = Model.load(path)
+        pyfunc = mlflow.pyfunc.load_model(path)
         schema = _input_schema(model_meta)
         example = _input_example(model_meta, path)
-        if "sklearn" in model_meta.flavors:
-            loaded = _native_sklearn(meta, path, model_meta, schema, local_dir, example)
+        if "sklearn" in model_meta.flavors and _predicts_with(model_meta, "predict"):
+            loaded = _native_sklearn(meta, pyfunc, model_meta, schema, local_dir, example)
         elif "onnx" in model_meta.flavors:
             from service.onnx_runtime import load_onnx_flavor
 
             loaded = load_onnx_flavor(meta, path, model_meta, schema, local_dir)
         else:
-            loaded = _pyfunc(meta, path, model_meta, schema, local_dir)
+            loaded = _pyfunc(meta, pyfunc, model_meta, local_dir)
         loaded.input_example = example
+        loaded.pyfunc = pyfunc
+        loaded.model_meta = model_meta
+        loaded.serving_example = _serving_example(model_meta, path)
         return compiler.compile(loaded) if compiler is not None else loaded
     except BaseException:
         shutil.rmtree(local_dir, ignore_errors=True)
@@ -145,16 +216,15 @@ def load_version(meta: ModelVersion, cache_root: Path, compiler: Compiler | None
 
 def _native_sklearn(
     meta: ModelVersion,
-    path: str,
+    pyfunc: Any,
     model_meta: Any,
     schema: InputSchema | None,
     local_dir: Path,
     example: pd.DataFrame | None = None,
 ) -> LoadedModel:
-    import mlflow.sklearn
     from sklearn.utils import get_tags
 
-    estimator = mlflow.sklearn.load_model(path)
+    estimator = pyfunc.get_raw_model()  # the estimator MLflow's pyfunc wraps: loaded once
     allow_nan = bool(getattr(get_tags(estimator).input_tags, "allow_nan", False))
     if schema is not None and allow_nan:
         schema = InputSchema(schema.columns, allow_missing=True)
@@ -201,16 +271,14 @@ def _takes_array(estimator: Any, schema: InputSchema | None, example: pd.DataFra
     return by_array.shape == by_frame.shape and bool(np.array_equal(by_array, by_frame))
 
 
-def _pyfunc(meta: ModelVersion, path: str, model_meta: Any, schema: InputSchema | None, local_dir: Path) -> LoadedModel:
-    import mlflow.pyfunc
-
-    model = mlflow.pyfunc.load_model(path)
+def _pyfunc(meta: ModelVersion, pyfunc: Any, model_meta: Any, local_dir: Path) -> LoadedModel:
+    """Any other flavor: every request goes through MLflow's input handling (`schema` None)."""
     return LoadedModel(
         meta=meta,
         flavor=next((f for f in model_meta.flavors if f != "python_function"), "python_function"),
-        schema=schema,
+        schema=None,
         signature=_signature_dict(model_meta),
-        predict_frame=lambda data, params: model.predict(data, params=params) if params else model.predict(data),
+        predict_frame=lambda data, params: pyfunc.predict(data, params=params) if params else pyfunc.predict(data),
         proba_frame=None,
         classes=None,
         input_example=None,
@@ -218,15 +286,26 @@ def _pyfunc(meta: ModelVersion, path: str, model_meta: Any, schema: InputSchema 
     )
 
 
+def _predicts_with(model_meta: Any, method: str) -> bool:
+    """Whether MLflow's pyfunc serves this method (`pyfunc_predict_fn` may name another, e.g. predict_proba)."""
+    return bool(model_meta.flavors.get("python_function", {}).get("predict_fn", "predict") == method)
+
+
 def _input_schema(model_meta: Any) -> InputSchema | None:
-    """Our checker handles column signatures of scalar types; others are left to pyfunc's enforcement."""
+    """The fast path's checker: column signatures of scalar types whose names are all strings.
+
+    Anything else (no signature, tensors, integer column names from `pd.DataFrame(X)`, MLflow's binary,
+    datetime, Array/Object/Map types, a params schema to enforce) is left to MLflow's input handling.
+    """
     schema = model_meta.get_input_schema()
+    if model_meta.get_params_schema() is not None:
+        return None
     if schema is None or not schema.has_input_names() or schema.is_tensor_spec():
         return None
     specs = []
     for col in schema.inputs:
         kind = getattr(getattr(col, "type", None), "name", None)
-        if kind not in SCALAR_TYPES:
+        if kind not in SCALAR_TYPES or not isinstance(col.name, str):
             return None
         specs.append(ColumnSpec(col.name, kind, bool(getattr(col, "required", True))))
     return InputSchema(tuple(specs))
@@ -239,6 +318,15 @@ def _input_example(model_meta: Any, path: str) -> pd.DataFrame | None:
         log.warning("input example of the model could not be read; warm-up skipped", exc_info=True)
         return None
     return example if isinstance(example, pd.DataFrame) else None
+
+
+def _serving_example(model_meta: Any, path: str) -> str | None:
+    try:
+        example = model_meta.get_serving_input(path)
+    except Exception:  # an unreadable example only costs the warm-up
+        log.warning("serving input example of the model could not be read; warm-up skipped", exc_info=True)
+        return None
+    return example if isinstance(example, str) else None
 
 
 def _signature_dict(model_meta: Any) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from service.batching import Batcher
 from service.capture import CapturedBatch, CaptureWriter
@@ -16,6 +17,7 @@ from service.errors import ClientError, NotReadyError, too_large
 from service.loaded_model import LoadedModel
 from service.middleware import RequestIds
 from service.model_manager import ModelManager
+from service.pyfunc_input import PyfuncRequest, capturable
 from service.table import RawTable
 
 # Above this many rows the signature check runs in a thread, so one big request cannot stall the loop.
@@ -28,6 +30,8 @@ class Prediction:
     output: Any
     classes: list[Any] | None
     ignored_columns: list[str]
+    unwrapped: bool = False
+    """Answered in MLflow's unwrapped LLM format (no `predictions` key)."""
 
 
 class Predictor:
@@ -73,6 +77,9 @@ class Predictor:
         if table.n_rows > self.max_rows:
             raise too_large(f"the request has {table.n_rows} rows; at most {self.max_rows} are accepted (MAX_ROWS)")
         model = self.model(version)
+        if not model.fast:
+            request = PyfuncRequest(_table_frame(model, table), params, unwrapped=False)
+            return await self.predict_pyfunc(model, request, request_id)
         if table.n_rows > _CHECK_IN_THREAD_ROWS:
             columns, ignored = await asyncio.to_thread(model.check, table)
         else:
@@ -88,6 +95,22 @@ class Predictor:
         classes = model.classes if method == "predict_proba" else None
         self._record(model, columns, n_rows, request_id, output, classes)
         return Prediction(model, output, classes, ignored)
+
+    async def predict_pyfunc(self, model: LoadedModel, request: PyfuncRequest, request_id: RequestIds) -> Prediction:
+        """A request parsed by MLflow's input handling, scored as `mlflow models serve` scores it."""
+        n_rows = request.n_rows
+        if n_rows is not None and n_rows > self.max_rows:
+            raise too_large(f"the request has {n_rows} rows; at most {self.max_rows} are accepted (MAX_ROWS)")
+        future = self.batcher.submit_pyfunc(model, request, n_rows or 1)
+        timer = asyncio.get_running_loop().call_later(self.timeout_s, self._expire, future)
+        try:
+            output = await future
+        finally:
+            timer.cancel()
+        columns = capturable(request, output)
+        if columns is not None:
+            self._record(model, columns, len(request.data), request_id, output, None)
+        return Prediction(model, output, None, [], request.unwrapped)
 
     def _expire(self, future: asyncio.Future[Any]) -> None:
         """A plain timer rather than `asyncio.wait_for`, which costs a task per request."""
@@ -130,3 +153,14 @@ class Predictor:
                 classes=classes,
             )
         )
+
+
+def _table_frame(model: LoadedModel, table: RawTable) -> pd.DataFrame:
+    """A parsed table as the DataFrame MLflow's enforcement takes; positional rows named by the signature."""
+    if table.rows is None:
+        return pd.DataFrame({name: list(values) for name, values in table.columns.items()})
+    schema = model.model_meta.get_input_schema() if model.model_meta is not None else None
+    names = schema.input_names() if schema is not None and schema.has_input_names() else None
+    if names is not None and table.rows and len(names) == len(table.rows[0]):
+        return pd.DataFrame(table.rows, columns=names)
+    return pd.DataFrame(table.rows)

@@ -7,7 +7,7 @@ The rules (documented in the README):
 - doubles accept JSON numbers (integers too), longs accept integral numbers, strings accept strings,
   booleans accept booleans; anything else is a 400 naming the column, the row and what was found;
 - null / NaN is refused unless the column is optional in the signature or the estimator accepts
-  missing values (scikit-learn's `allow_nan` tag).
+  missing values (scikit-learn's `allow_nan` tag); infinity is refused.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ class InputSchema:
             matrix = np.array(cells, dtype=np.float64)
         except (ValueError, TypeError, OverflowError):
             return None
-        if matrix.ndim != 2 or np.isnan(matrix).any():
+        if matrix.ndim != 2 or not np.isfinite(matrix).all():
             return None
         if table.rows is not None:
             matrix = np.ascontiguousarray(matrix.T)
@@ -155,6 +155,7 @@ def _check_column(spec: ColumnSpec, values: Column, text: bool, may_be_missing: 
     if spec.type in NUMERIC:
         if kind == "f":
             _refuse_missing(spec, np.isnan(array), may_be_missing)
+            _refuse_infinite(spec, array)
             if spec.type in ("long", "integer"):
                 _refuse_fractions(spec, array)
             return array.astype(NUMERIC[spec.type], copy=False)
@@ -197,7 +198,9 @@ def _from_objects(spec: ColumnSpec, array: np.ndarray, may_be_missing: bool) -> 
         if not missing[row] and not _fits(spec.type, value):
             raise bad_request(f"column '{spec.name}' expects {spec.type} values, got {describe(value)} at row {row}")
     if spec.type in ("double", "float"):
-        return np.array([math.nan if m else v for v, m in zip(values, missing, strict=True)], NUMERIC[spec.type])
+        typed = np.array([math.nan if m else v for v, m in zip(values, missing, strict=True)], NUMERIC[spec.type])
+        _refuse_infinite(spec, typed)
+        return typed
     if spec.type in NUMERIC:
         return np.array(values, dtype=NUMERIC[spec.type])
     out = np.empty(len(values), dtype=object)
@@ -229,6 +232,16 @@ def _refuse_missing(spec: ColumnSpec, missing: np.ndarray, may_be_missing: bool)
     )
 
 
+def _refuse_infinite(spec: ColumnSpec, array: np.ndarray) -> None:
+    """Infinity (or a number beyond the float range) is refused: no estimator takes it (MLflow: 400 too)."""
+    infinite = np.flatnonzero(np.isinf(array))
+    if len(infinite):
+        raise bad_request(
+            f"column '{spec.name}' has an infinite or out-of-range value at row {int(infinite[0])}; "
+            "the model takes finite numbers"
+        )
+
+
 def _refuse_fractions(spec: ColumnSpec, array: np.ndarray) -> None:
     fractional = np.flatnonzero(array != np.floor(array))
     if len(fractional):
@@ -245,7 +258,7 @@ def _parse_text_column(spec: ColumnSpec, values: Column, may_be_missing: bool) -
     _refuse_missing(spec, missing, may_be_missing)
     if spec.type in NUMERIC:
         parsed = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = np.isnan(parsed) & ~missing
+        bad = (np.isnan(parsed) & ~missing) | np.isinf(parsed)
         if spec.type in ("long", "integer"):
             bad |= ~np.isnan(parsed) & (parsed != np.floor(parsed))
         if bad.any():

@@ -34,7 +34,7 @@ class ScoringRequest:
 
 
 def parse(body: bytes, content_type: str | None) -> ScoringRequest:
-    mime = _mime(content_type)
+    mime = mime_type(content_type)
     if mime == JSON:
         return _parse_json(body)
     if mime == CSV:
@@ -60,7 +60,8 @@ def jsonable(predictions: Any) -> Any:
     return predictions
 
 
-def _mime(content_type: str | None) -> str:
+def mime_type(content_type: str | None) -> str:
+    """The media type, refused with 415 unless it is one MLflow serves (UTF-8 only)."""
     if not content_type:
         raise unsupported_media(f"missing Content-Type: use one of {', '.join(CONTENT_TYPES)}")
     mime, *parameters = (part.strip() for part in content_type.split(";"))

@@ -93,6 +93,7 @@ async def model_info(state: State) -> dict[str, Any]:
             compilation=model.compilation.as_dict() if model.compilation is not None else None,
             loaded_at=datetime.fromtimestamp(model.loaded_at, UTC).isoformat(),
             signature={k: json.loads(v) if isinstance(v, str) else v for k, v in signature.items()} or None,
+            warm_up_error=model.warm_up_error,
         )
     return info
 

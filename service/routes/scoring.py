@@ -1,4 +1,10 @@
-"""`POST /invocations`: MLflow's scoring protocol."""
+"""`POST /invocations`: MLflow's scoring protocol.
+
+A model on the fast path (`LoadedModel.fast`) is answered by the project's parser and checker. A request
+they refuse is handed to MLflow's own input handling before it is refused: if MLflow would answer it,
+it is answered as MLflow answers it; if MLflow refuses it too, the client gets the project's clearer
+message with MLflow's status and error code. Every other model takes MLflow's input handling directly.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 
-from service.middleware import request_id_of
+from service import pyfunc_input
+from service.errors import ClientError, ModelError
+from service.loaded_model import LoadedModel
+from service.middleware import RequestIds, request_id_of
+from service.predictor import Prediction
 from service.protocols import mlflow as protocol
 from service.routes.common import AppState, prediction_headers, read_body
 from service.routes.openapi import INVOCATIONS_BODY
@@ -43,15 +53,54 @@ async def invocations(request: Request) -> Response:
     state: AppState = request.app.state.service
     body = await read_body(request, state.settings.max_request_bytes)
     content_type = request.headers.get("content-type")
-    if len(body) > _PARSE_IN_THREAD_BYTES:
-        scoring = await asyncio.to_thread(protocol.parse, body, content_type)
-    else:
-        scoring = protocol.parse(body, content_type)
-    prediction = await state.predictor.predict(
-        scoring.table, request_id_of(request.scope), scoring.method, scoring.params
-    )
+    mime = protocol.mime_type(content_type)
+    model = state.predictor.model()
+    request_id = request_id_of(request.scope)
+    if not model.fast:
+        return _answer(await _as_mlflow(state, model, body, mime, request_id))
+    try:
+        if len(body) > _PARSE_IN_THREAD_BYTES:
+            scoring = await asyncio.to_thread(protocol.parse, body, content_type)
+        else:
+            scoring = protocol.parse(body, content_type)
+        prediction = await state.predictor.predict(scoring.table, request_id, scoring.method, scoring.params)
+    except ClientError as refused:
+        if refused.status != 400 or refused.error_code != "BAD_REQUEST":
+            raise
+        return _answer(await _as_mlflow_would(state, model, body, mime, request_id, refused))
     return Response(
         protocol.response(prediction.output, prediction.classes),
+        media_type="application/json",
+        headers=prediction_headers(prediction),
+    )
+
+
+async def _as_mlflow(state: AppState, model: LoadedModel, body: bytes, mime: str, request_id: RequestIds) -> Prediction:
+    """Parsed and scored by MLflow's own input handling (`service/pyfunc_input.py`)."""
+    if len(body) > _PARSE_IN_THREAD_BYTES:
+        parsed = await asyncio.to_thread(pyfunc_input.parse, body, mime, model.model_meta)
+    else:
+        parsed = pyfunc_input.parse(body, mime, model.model_meta)
+    return await state.predictor.predict_pyfunc(model, parsed, request_id)
+
+
+async def _as_mlflow_would(
+    state: AppState, model: LoadedModel, body: bytes, mime: str, request_id: RequestIds, refused: ClientError
+) -> Prediction:
+    """What MLflow answers to a request the fast path refused: its answer, or its status for our message."""
+    try:
+        parsed = await asyncio.to_thread(pyfunc_input.parse, body, mime, model.model_meta)
+        parsed.counted = False  # the fast path refused it: not a model error if the model raises too
+        return await state.predictor.predict_pyfunc(model, parsed, request_id)
+    except ClientError as theirs:
+        raise ClientError(refused.message, theirs.status, theirs.error_code) from None
+    except ModelError:
+        raise refused from None
+
+
+def _answer(prediction: Prediction) -> Response:
+    return Response(
+        pyfunc_input.response(prediction.output, prediction.unwrapped),
         media_type="application/json",
         headers=prediction_headers(prediction),
     )
