@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for name, value in vars(args).items():
         if value is not None:
-            os.environ[name.upper()] = value
+            alias = Settings.model_fields[name].validation_alias
+            os.environ[alias if isinstance(alias, str) else name.upper()] = value
     try:
         settings = Settings()  # type: ignore[call-arg]
     except ValidationError as exc:

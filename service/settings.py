@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(default=25.0, ge=0)
     """On SIGTERM, how long in-flight requests get to finish before the process exits."""
 
+    code_version: str = Field(default="", validation_alias="ALIASSERVE_GIT_COMMIT")
+    """The commit this build came from (the image's build argument `GIT_COMMIT`); shown in `/model`, and
+    the code version training records when it runs in the image."""
+
     prometheus_multiproc_dir: str | None = None
     """prometheus-client's multiprocess folder; prepared automatically when `WORKERS > 1`."""
 

@@ -76,6 +76,7 @@ async def model_info(state: State) -> dict[str, Any]:
         "registry_reachable": manager.registry_ok,
         "cached_versions": list(manager.cache),
         "last_error": manager.last_error,
+        "code_version": state.settings.code_version or None,
     }
     if (folder := multiprocess_dir()) is not None:
         info["workers"] = [  # each worker process's own view: right after a swap they may differ for a moment
