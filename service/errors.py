@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 
-class ClientError(Exception):
-    """A request the service refuses; `status` is the HTTP status, `error_code` MLflow's code name."""
+class AnsweredError(Exception):
+    """An error answered as it is: `status` is the HTTP status, `error_code` MLflow's code name."""
 
-    def __init__(self, message: str, status: int = 400, error_code: str = "BAD_REQUEST") -> None:
+    def __init__(self, message: str, status: int, error_code: str) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
@@ -14,6 +14,13 @@ class ClientError(Exception):
 
     def body(self) -> dict[str, str]:
         return {"error_code": self.error_code, "message": self.message}
+
+
+class ClientError(AnsweredError):
+    """A request the service refuses."""
+
+    def __init__(self, message: str, status: int = 400, error_code: str = "BAD_REQUEST") -> None:
+        super().__init__(message, status, error_code)
 
 
 def bad_request(message: str) -> ClientError:
@@ -36,7 +43,7 @@ class NotReadyError(Exception):
     """No model is serving yet (or any more); answered with 503 and the reason."""
 
 
-class ModelError(Exception):
+class ModelError(AnsweredError):
     """A model raised while scoring input its signature accepted: 500 `INTERNAL_ERROR`.
 
     Without a signature nothing tells an input fault from a model fault, and the status is MLflow's 400
@@ -44,10 +51,4 @@ class ModelError(Exception):
     """
 
     def __init__(self, message: str, status: int = 500, error_code: str = "INTERNAL_ERROR") -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.error_code = error_code
-
-    def body(self) -> dict[str, str]:
-        return {"error_code": self.error_code, "message": self.message}
+        super().__init__(message, status, error_code)

@@ -6,29 +6,23 @@ import threading
 import time
 from collections import Counter
 from types import TracebackType
+from typing import Self
 
 import httpx
 
 
-class Traffic:
-    """`clients` threads posting `body` to `url` until stopped, or until `max_seconds` at the latest."""
+class ClientThreads:
+    """`clients` threads each running `self._client(index)` from `__enter__` until `stop()` (or `__exit__`)."""
 
-    def __init__(self, url: str, body: bytes | list[bytes], clients: int = 8, max_seconds: float = 180.0) -> None:
-        self.url = url
-        self.bodies = body if isinstance(body, list) else [body]
+    def __init__(self, clients: int) -> None:
         self.clients = clients
-        self.max_seconds = max_seconds
-        self.statuses: Counter[int] = Counter()
-        self.versions: Counter[str] = Counter()
-        self.failures: list[str] = []
-        self.last_version: str | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    def __enter__(self) -> Traffic:
+    def __enter__(self) -> Self:
         for i in range(self.clients):
-            thread = threading.Thread(target=self._client, name=f"traffic-{i}", daemon=True)
+            thread = threading.Thread(target=self._client, args=(i,), name=f"client-{i}", daemon=True)
             thread.start()
             self._threads.append(thread)
         return self
@@ -39,13 +33,30 @@ class Traffic:
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:
-            thread.join(timeout=30)
+            thread.join(timeout=60)
+
+    def _client(self, index: int) -> None:
+        raise NotImplementedError
+
+
+class Traffic(ClientThreads):
+    """`clients` threads posting `body` to `url` until stopped, or until `max_seconds` at the latest."""
+
+    def __init__(self, url: str, body: bytes | list[bytes], clients: int = 8, max_seconds: float = 180.0) -> None:
+        super().__init__(clients)
+        self.url = url
+        self.bodies = body if isinstance(body, list) else [body]
+        self.max_seconds = max_seconds
+        self.statuses: Counter[int] = Counter()
+        self.versions: Counter[str] = Counter()
+        self.failures: list[str] = []
+        self.last_version: str | None = None
 
     @property
     def total(self) -> int:
         return sum(self.statuses.values())
 
-    def _client(self) -> None:
+    def _client(self, index: int) -> None:
         deadline = time.monotonic() + self.max_seconds
         headers = {"Content-Type": "application/json"}
         sent = 0

@@ -17,6 +17,7 @@ from collections import Counter
 import httpx
 
 from tests.containers.kubelet import Pod
+from tests.traffic import ClientThreads
 
 
 class Service:
@@ -58,10 +59,11 @@ class Service:
             self._stop.wait(period)
 
 
-class Clients:
+class Clients(ClientThreads):
     """`count` clients posting `bodies` through the Service until stopped; records every outcome."""
 
     def __init__(self, service: Service, bodies: list[bytes], count: int = 4) -> None:
+        super().__init__(count)
         self.service = service
         self.bodies = bodies
         self.count = count
@@ -72,22 +74,6 @@ class Clients:
         """The version each pod answered with last."""
         self.switched_at: dict[str, float] = {}
         """When (time.time()) each pod first answered with the version it answers with now."""
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._client, args=(i,), daemon=True) for i in range(count)]
-
-    def __enter__(self) -> Clients:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=60)
 
     @property
     def total(self) -> int:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 from dataclasses import dataclass, field
 
 import httpx
+
+from tests.traffic import ClientThreads
 
 
 @dataclass
@@ -27,32 +28,16 @@ class Outcomes:
         return {rid: status for rid, status in self.answered.items() if status != 200}
 
 
-class TaggedTraffic:
+class TaggedTraffic(ClientThreads):
     """`clients` threads posting `body` with a unique X-Request-ID each, until stopped or `max_seconds`."""
 
     def __init__(self, url: str, body: bytes, clients: int = 8, max_seconds: float = 120.0) -> None:
+        super().__init__(clients)
         self.url = url
         self.body = body
-        self.clients = clients
         self.max_seconds = max_seconds
         self.outcomes = Outcomes()
         self._ids = itertools.count()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._client, args=(i,), daemon=True) for i in range(clients)]
-
-    def __enter__(self) -> TaggedTraffic:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=60)
 
     @property
     def answered(self) -> int:
