@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 # every call. The columns were already checked by name against the signature.
 warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
 
+# scikit-learn's `check_array` words (also the compiled form's, service/onnx_runtime.py): a value the estimator
+# cannot take (infinity, beyond float32 for trees, NaN where it takes none) is a 400, as MLflow answers it.
+_VALIDATION_REFUSALS = ("Input X contains", "Input contains")
+
 PREDICT_METHODS = ("predict", "predict_proba")
 
 
@@ -124,6 +128,10 @@ class LoadedModel:
             return self.predict_frame(data, params)
         except ClientError:
             raise
+        except ValueError as exc:
+            if str(exc).startswith(_VALIDATION_REFUSALS):  # the estimator's own input validation: the input's fault
+                raise bad_request(f"model {self.name} version {self.version} refused the input: {exc}") from exc
+            raise self._model_error(exc) from exc
         except Exception as exc:
             raise self._model_error(exc) from exc
 

@@ -14,7 +14,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.compat.conftest import ServerPool
+from tests.helpers import wait_until
 from tests.processes import RunningService, serving
+from tests.service.test_batching import _merged_calls
 
 
 def _model_errors(service: RunningService, name: str) -> float:
@@ -94,13 +96,22 @@ def test_one_raising_request_among_concurrent_ones_fails_alone(
             async with httpx.AsyncClient(base_url=service.url, timeout=60) as client:
                 return await asyncio.gather(*(client.post("/invocations", json=p) for p in payloads))
 
-        responses = asyncio.run(send_all())
-        for payload, response in zip(payloads, responses, strict=True):
-            if payload is bad:
-                assert response.status_code == 500, response.text
-                assert response.json()["error_code"] == "INTERNAL_ERROR"
-                assert "ValueError" in response.json()["message"]
-            else:
-                assert response.status_code == 200, response.text
-                assert len(response.json()["predictions"]) == 2
-        assert _model_errors(service, name) == payloads.count(bad)
+        rounds = 0
+
+        def one_round() -> bool:
+            """40 requests at once; every bad one 500, every good one answered; until a call merged several."""
+            nonlocal rounds
+            rounds += 1
+            responses = asyncio.run(send_all())
+            for payload, response in zip(payloads, responses, strict=True):
+                if payload is bad:
+                    assert response.status_code == 500, response.text
+                    assert response.json()["error_code"] == "INTERNAL_ERROR"
+                    assert "ValueError" in response.json()["message"]
+                else:
+                    assert response.status_code == 200, response.text
+                    assert len(response.json()["predictions"]) == 2
+            return _merged_calls(service) > 0
+
+        wait_until(one_round, timeout=180, interval=0, what="model_batch_rows to show a call of several requests")
+        assert _model_errors(service, name) == payloads.count(bad) * rounds
