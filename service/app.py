@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from service import logs
-from service.batching import Batcher
 from service.capture import CaptureWriter
 from service.compiled import Compiler
 from service.errors import ClientError, ModelError, NotReadyError
@@ -25,12 +24,12 @@ from service.loaded_model import load_version
 from service.logs import redact
 from service.metrics import Metrics
 from service.middleware import RequestContext
-from service.model_manager import ModelManager
 from service.model_thread import ModelCallsStuck
-from service.predictor import Predictor
 from service.registry import Registry
 from service.routes import admin, health, scoring, v2
 from service.routes.common import AppState
+from service.served_model import ModelServices
+from service.served_models import ServedModels
 from service.settings import Settings, apply_mlflow_environment
 
 log = logging.getLogger(__name__)
@@ -42,21 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     apply_mlflow_environment(settings)
     metrics = Metrics()
     cache_root = Path(tempfile.mkdtemp(prefix="aliasserve-models-"))
-    manager = ModelManager(
-        settings.model,
-        Registry(settings.mlflow_tracking_uri),
-        metrics,
-        cache_root,
-        cache_size=settings.model_cache_size,
-        interval_s=settings.reload_interval_s,
-        loader=partial(load_version, compiler=Compiler(settings.compile, metrics)),
-    )
+    loader = partial(load_version, compiler=Compiler(settings.compile, metrics))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         metrics.ready.set(0)
-        batcher = Batcher(metrics, settings.max_batch_size, settings.max_batch_wait_ms)
-        batcher.start()
         capture = None
         if settings.capture_uri:
             capture = CaptureWriter(
@@ -66,23 +55,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 flush_rows=settings.capture_flush_rows,
                 flush_interval_s=settings.capture_flush_interval_s,
             )
-        predictor = Predictor(
-            manager, batcher, capture, settings.max_rows, settings.request_timeout_s, settings.capture_sample_rate
-        )
-        app.state.service = AppState(settings, metrics, manager, predictor)
-        manager.start()
+        registry = Registry(settings.mlflow_tracking_uri)
+        models = ServedModels(ModelServices(settings, metrics, registry, capture, loader, cache_root))
+        app.state.service = AppState(settings, metrics, models)
+        for uri in settings.models:
+            await models.add(uri)
         _freeze_startup_objects()
-        log.info("following %s on %s", settings.model, redact(settings.mlflow_tracking_uri))
+        log.info("following %s on %s", settings.model_uri, redact(settings.mlflow_tracking_uri))
         try:
             yield
         finally:
             log.info("shutting down: finishing queued predictions, flushing capture")
-            manager.stop()
-            await batcher.stop()
+            await models.close()
             if capture is not None:
                 capture.close()
-            for loaded in list(manager.cache.values()):
-                loaded.discard()
             shutil.rmtree(cache_root, ignore_errors=True)
             log.info("shutdown complete")
 

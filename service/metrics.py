@@ -149,7 +149,8 @@ class Metrics:
             registry=reg,
         )
         # -- end memory budget --
-        self._info_labels: tuple[str, str, str, str, str] | None = None
+        self._info_labels: dict[str, tuple[str, str, str, str, str]] = {}
+        """The `model_info` labels set to 1, by model."""
 
     def following(self, model: str) -> None:
         """Create a followed model's reload series at 0, so increase() sees the first success or failure."""
@@ -159,11 +160,12 @@ class Metrics:
     def set_served(self, model: str, alias: str, version: str, run_id: str, runtime: str) -> None:
         """Point `model_info` at the version now served; the old series drops to 0 and goes."""
         labels = (model, alias, version, run_id, runtime)
-        if self._info_labels and self._info_labels != labels:
-            self.info.labels(*self._info_labels).set(0)
-            self.info.remove(*self._info_labels)
+        previous = self._info_labels.get(model)
+        if previous and previous != labels:
+            self.info.labels(*previous).set(0)
+            self.info.remove(*previous)
         self.info.labels(*labels).set(1)
-        self._info_labels = labels
+        self._info_labels[model] = labels
         self.abandoned_calls.labels(model, version)  # the series exists at 0 from the start: increase() sees 1
         self.model_errors.labels(model, version)
 

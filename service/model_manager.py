@@ -37,6 +37,10 @@ class RefreshResult:
     current: str | None
 
 
+Loader = Callable[[ModelVersion, Path], LoadedModel]
+"""Loads a version into a folder (`load_version`, with the compiler bound in the app)."""
+
+
 class Backoff:
     """Capped exponential back-off with jitter, keyed by what failed (a version, or the registry)."""
 
@@ -69,7 +73,7 @@ class ModelManager:
         cache_root: Path,
         cache_size: int = 2,
         interval_s: float = 5.0,
-        loader: Callable[[ModelVersion, Path], LoadedModel] = load_version,
+        loader: Loader = load_version,
     ) -> None:
         self.target = target
         self.registry = registry

@@ -8,26 +8,48 @@ from __future__ import annotations
 
 from service.metrics import multiprocess_dir
 from service.routes.common import AppState
+from service.served_model import ServedModel
 from service.worker_states import worker_states
 
 
 def not_ready_reason(state: AppState) -> str | None:
-    """None when a model serves, its calls are not stuck, and every worker serves; else why not."""
-    if state.manager.current is None:
-        return state.manager.not_ready_reason or "no model loaded"
-    if state.predictor.batcher.stuck_for_s() is not None:
-        return state.predictor.batcher.stuck_reason()
+    """None when every served model has a version serving, and every worker serves; else why not.
+
+    With one model, its calls being stuck makes the process not ready too (it has nothing else to serve).
+    With several, a model whose calls are stuck answers 503 on its own routes only: the others keep serving.
+    """
+    models = list(state.models)
+    if not models:
+        return "no model is selected"
+    if len(models) == 1 and (reason := model_not_ready_reason(models[0])) is not None:
+        return reason
+    for served in models:
+        if served.manager.current is None:
+            return f"{served.name}: {served.manager.not_ready_reason or 'no model loaded'}"
     return _workers_not_serving(state)
+
+
+def model_not_ready_reason(served: ServedModel) -> str | None:
+    """None when this model has a version serving and its calls are not stuck; else why not."""
+    if served.manager.current is None:
+        return served.manager.not_ready_reason or "no model loaded"
+    if served.batcher.stuck_for_s() is not None:
+        return served.batcher.stuck_reason()
+    return None
 
 
 def not_alive_reason(state: AppState) -> str | None:
     """None while the process can serve; never asks MLflow. Model calls stuck for STUCK_LIVENESS_S are the
-    exception: a running call cannot be stopped, so only a restart frees the pod."""
-    stuck_for = state.predictor.batcher.stuck_for_s()
+    exception: a running call cannot be stopped, so only a restart frees the pod.
+
+    With several models only all of them stuck restarts the process: one hung model must not take the
+    others down with it (its own routes answer 503)."""
     bound = state.settings.stuck_liveness_s
-    if stuck_for is not None and stuck_for >= bound:
-        return f"model calls stuck for {stuck_for:.0f}s (STUCK_LIVENESS_S={bound:g}): restart to free them"
-    return None
+    stuck = [served.batcher.stuck_for_s() for served in state.models]
+    if not stuck or any(seconds is None or seconds < bound for seconds in stuck):
+        return None
+    stuck_for = min(seconds for seconds in stuck if seconds is not None)
+    return f"model calls stuck for {stuck_for:.0f}s (STUCK_LIVENESS_S={bound:g}): restart to free them"
 
 
 def _workers_not_serving(state: AppState) -> str | None:

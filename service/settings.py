@@ -17,7 +17,8 @@ class Settings(BaseSettings):
 
     model_uri: str = Field(min_length=1)
     """`models:/<name>@<alias>` follows the alias, `models:/<name>/<stage>` the latest version in that stage
-    (Staging, Production, Archived; any case); `models:/<name>/<version>` pins a version."""
+    (Staging, Production, Archived; any case); `models:/<name>/<version>` pins a version. Several URIs,
+    comma-separated, are each served (`/invocations/<name>`) and followed on their own."""
 
     mlflow_tracking_uri: str = "sqlite:///mlflow.db"
     """MLflow's own variable; any tracking server URI works."""
@@ -120,7 +121,10 @@ class Settings(BaseSettings):
     @field_validator("model_uri")
     @classmethod
     def _parseable(cls, value: str) -> str:
-        parse_model_uri(value)
+        uris = _model_uris(value)
+        names = [uri.name for uri in uris]
+        if len(set(names)) != len(names):
+            raise ValueError(f"MODEL_URI names a model twice ({value!r}): each model is served once")
         return value
 
     @field_validator("log_level", "log_format", "compile", mode="before")
@@ -129,8 +133,21 @@ class Settings(BaseSettings):
         return value.lower() if isinstance(value, str) else value
 
     @property
+    def models(self) -> list[ModelURI]:
+        """Every model `MODEL_URI` lists."""
+        return _model_uris(self.model_uri)
+
+    @property
     def model(self) -> ModelURI:
-        return parse_model_uri(self.model_uri)
+        """The first (with one URI, the only) model `MODEL_URI` names."""
+        return self.models[0]
+
+
+def _model_uris(value: str) -> list[ModelURI]:
+    uris = [parse_model_uri(part.strip()) for part in value.split(",") if part.strip()]
+    if not uris:
+        raise ValueError("MODEL_URI names no model")
+    return uris
 
 
 def apply_mlflow_environment(settings: Settings) -> None:

@@ -36,7 +36,8 @@ def _unauthorized(message: str) -> ClientError:
 
 @router.post("/admin/reload")
 async def reload(request: Request, state: State) -> dict[str, Any]:
-    """Resolve the alias now and load it if it moved; answers the versions before and after."""
+    """Resolve the aliases now and load what moved; answers the versions before and after (by model when
+    several are served)."""
     token = state.settings.admin_token
     if token is None:
         raise _not_found()
@@ -44,8 +45,14 @@ async def reload(request: Request, state: State) -> dict[str, Any]:
     expected = token.get_secret_value().encode()
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
         raise _unauthorized("a valid 'Authorization: Bearer <ADMIN_TOKEN>' header is required")
-    result = await asyncio.to_thread(state.manager.refresh, True)
-    return {"previous": result.previous, "current": result.current}
+    models = list(state.models)
+    results = await asyncio.gather(*(asyncio.to_thread(served.manager.refresh, True) for served in models))
+    answers = {
+        served.name: {"previous": r.previous, "current": r.current} for served, r in zip(models, results, strict=True)
+    }
+    if len(models) == 1:
+        return next(iter(answers.values()))
+    return {"models": answers}
 
 
 @router.post("/webhooks/mlflow")
@@ -71,16 +78,14 @@ async def mlflow_webhook(request: Request, state: State) -> dict[str, Any]:
     data = event.get("data")
     if not isinstance(data, dict):
         data = {}
-    target = state.manager.target
-    relevant = (
-        (event.get("entity"), event.get("action")) in ALIAS_EVENTS
-        and data.get("name") == target.name
-        and target.alias is not None
-        and data.get("alias") == target.alias
-    )
-    if relevant:
-        log.info("webhook: %s.%s for %s; resolving now", event.get("entity"), event.get("action"), target)
-        state.manager.wake()
+    relevant = False
+    served = state.models.find(data.get("name"))
+    if (event.get("entity"), event.get("action")) in ALIAS_EVENTS and served is not None:
+        target = served.uri
+        if target.alias is not None and data.get("alias") == target.alias:
+            log.info("webhook: %s.%s for %s; resolving now", event.get("entity"), event.get("action"), target)
+            served.manager.wake()
+            relevant = True
     return {"accepted": True, "reloading": relevant}
 
 

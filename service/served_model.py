@@ -1,0 +1,96 @@
+"""One served model as a unit: what it follows, the versions in memory, its own queue, batching and thread.
+
+Each model has its own `Batcher` (queue, batching, model thread), so a model that raises or hangs fills
+only its own queue and thread: the others keep their latency. The capture writer is shared (capture
+already partitions rows by model).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from service.batching import Batcher
+from service.capture import CaptureWriter
+from service.loaded_model import LoadedModel
+from service.metrics import Metrics
+from service.model_manager import Loader, ModelManager
+from service.model_uri import ModelURI
+from service.predictor import Predictor
+from service.registry import Registry
+from service.settings import Settings
+
+
+@dataclass(frozen=True)
+class ModelServices:
+    """What every served model shares: settings, metrics, the registry, the capture writer, the loader."""
+
+    settings: Settings
+    metrics: Metrics
+    registry: Registry
+    capture: CaptureWriter | None
+    loader: Loader
+    cache_root: Path
+
+
+class ServedModel:
+    """One served model. `name` is the registered model's name and its route name
+    (`/invocations/{name}`, `/v2/models/{name}`)."""
+
+    def __init__(self, uri: ModelURI, services: ModelServices) -> None:
+        settings = services.settings
+        self.name = uri.name
+        self.uri = uri
+        self.cache_root = services.cache_root / _folder_name(uri.name)
+        self.cache_root.mkdir(parents=True, exist_ok=True)
+        self.manager = ModelManager(
+            uri,
+            services.registry,
+            services.metrics,
+            self.cache_root,
+            cache_size=settings.model_cache_size,
+            interval_s=settings.reload_interval_s,
+            loader=services.loader,
+        )
+        self.batcher = Batcher(services.metrics, settings.max_batch_size, settings.max_batch_wait_ms)
+        self.predictor = Predictor(
+            self.manager,
+            self.batcher,
+            services.capture,
+            settings.max_rows,
+            settings.request_timeout_s,
+            settings.capture_sample_rate,
+        )
+        self.last_used = time.monotonic()
+        """`time.monotonic()` of the last request routed here."""
+        self.added_at = time.monotonic()
+
+    @property
+    def current(self) -> LoadedModel | None:
+        """The version serving now (None until one has loaded)."""
+        return self.manager.current
+
+    def start(self) -> None:
+        """Start the model's queue consumer (on the running event loop) and its alias follower thread."""
+        self.batcher.start()
+        self.manager.start()
+
+    async def stop(self) -> None:
+        """Stop following, finish what is queued (requests in flight are answered), free the versions."""
+        await asyncio.to_thread(self.manager.stop)
+        await self.batcher.stop()
+        for loaded in list(self.manager.cache.values()):
+            loaded.discard()
+        shutil.rmtree(self.cache_root, ignore_errors=True)
+
+    def used(self) -> None:
+        self.last_used = time.monotonic()
+
+
+def _folder_name(name: str) -> str:
+    """A folder name for a registered model's name (which may hold any character but '/')."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) + f"-{zlib.crc32(name.encode()):08x}"
