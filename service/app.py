@@ -17,11 +17,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from service import logs
+from service.budgeted_loading import BudgetedLoading
 from service.capture import CaptureWriter
 from service.compiled import Compiler
 from service.errors import ClientError, ModelError, NotReadyError
 from service.loaded_model import load_version
 from service.logs import redact
+from service.memory_budget import MemoryBudget
 from service.metrics import Metrics
 from service.middleware import RequestContext
 from service.model_thread import ModelCallsStuck
@@ -42,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics()
     cache_root = Path(tempfile.mkdtemp(prefix="aliasserve-models-"))
     loader = partial(load_version, compiler=Compiler(settings.compile, metrics))
+    budgeted = BudgetedLoading(MemoryBudget(settings.model_memory_budget_mb), metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 flush_interval_s=settings.capture_flush_interval_s,
             )
         registry = Registry(settings.mlflow_tracking_uri)
-        models = ServedModels(ModelServices(settings, metrics, registry, capture, loader, cache_root))
+        models = ServedModels(ModelServices(settings, metrics, registry, capture, loader, cache_root, budgeted))
         app.state.service = AppState(settings, metrics, models)
         for uri in settings.models:
             await models.add(uri)

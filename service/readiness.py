@@ -24,14 +24,14 @@ def not_ready_reason(state: AppState) -> str | None:
     if len(models) == 1 and (reason := model_not_ready_reason(models[0])) is not None:
         return reason
     for served in models:
-        if served.manager.current is None:
+        if served.manager.current is None and served.manager.deferred is None:  # unloaded (budget): ready
             return f"{served.name}: {served.manager.not_ready_reason or 'no model loaded'}"
     return _workers_not_serving(state)
 
 
 def model_not_ready_reason(served: ServedModel) -> str | None:
     """None when this model has a version serving and its calls are not stuck; else why not."""
-    if served.manager.current is None:
+    if served.manager.current is None and served.manager.deferred is None:  # unloaded (budget): ready
         return served.manager.not_ready_reason or "no model loaded"
     if served.batcher.stuck_for_s() is not None:
         return served.batcher.stuck_reason()

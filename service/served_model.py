@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.batching import Batcher
+from service.budgeted_loading import BudgetedLoading
 from service.capture import CaptureWriter
 from service.loaded_model import LoadedModel
 from service.metrics import Metrics
@@ -35,6 +36,8 @@ class ModelServices:
     capture: CaptureWriter | None
     loader: Loader
     cache_root: Path
+    budgeted: BudgetedLoading
+    """Measures every load; under MODEL_MEMORY_BUDGET_MB also defers loads and unloads models."""
 
 
 class ServedModel:
@@ -54,7 +57,7 @@ class ServedModel:
             self.cache_root,
             cache_size=settings.model_cache_size,
             interval_s=settings.reload_interval_s,
-            loader=services.loader,
+            loader=services.budgeted.loader(uri.name, services.loader),
         )
         self.batcher = Batcher(services.metrics, settings.max_batch_size, settings.max_batch_wait_ms)
         self.predictor = Predictor(
@@ -68,6 +71,10 @@ class ServedModel:
         self.last_used = time.monotonic()
         """`time.monotonic()` of the last request routed here."""
         self.added_at = time.monotonic()
+        # -- memory budget --
+        self.budgeted = services.budgeted
+        self.residency = services.budgeted.register(uri.name, self.manager, self.batcher.busy)
+        self.timeout_s = settings.request_timeout_s
 
     @property
     def current(self) -> LoadedModel | None:
@@ -81,6 +88,7 @@ class ServedModel:
 
     async def stop(self) -> None:
         """Stop following, finish what is queued (requests in flight are answered), free the versions."""
+        self.budgeted.forget(self.name)
         await asyncio.to_thread(self.manager.stop)
         await self.batcher.stop()
         for loaded in list(self.manager.cache.values()):
@@ -89,6 +97,12 @@ class ServedModel:
 
     def used(self) -> None:
         self.last_used = time.monotonic()
+        self.residency.used(self.last_used)
+
+    async def loaded_for_call(self) -> None:
+        """A model unloaded under MODEL_MEMORY_BUDGET_MB loads for this call (waiting up to REQUEST_TIMEOUT_S)."""
+        if self.manager.current is None and self.manager.deferred is not None:
+            await self.budgeted.ensure_loaded(self.residency, self.timeout_s)
 
 
 def _folder_name(name: str) -> str:
