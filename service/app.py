@@ -6,6 +6,7 @@ import gc
 import logging
 import shutil
 import tempfile
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -30,7 +31,9 @@ from service.model_thread import ModelCallsStuck
 from service.registry import Registry
 from service.routes import admin, health, scoring, v2
 from service.routes.common import AppState
-from service.served_model import ModelServices
+from service.selection import SnapshotResolver
+from service.selection_follower import SelectionFollower
+from service.served_model import ModelServices, limited
 from service.served_models import ServedModels
 from service.settings import Settings, apply_mlflow_environment
 
@@ -43,12 +46,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     apply_mlflow_environment(settings)
     metrics = Metrics()
     cache_root = Path(tempfile.mkdtemp(prefix="aliasserve-models-"))
-    loader = partial(load_version, compiler=Compiler(settings.compile, metrics))
+    slots = threading.BoundedSemaphore(settings.model_load_concurrency)
+    loader = limited(partial(load_version, compiler=Compiler(settings.compile, metrics)), slots)
     budgeted = BudgetedLoading(MemoryBudget(settings.model_memory_budget_mb), metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        metrics.ready.set(0)
         capture = None
         if settings.capture_uri:
             capture = CaptureWriter(
@@ -59,16 +62,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 flush_interval_s=settings.capture_flush_interval_s,
             )
         registry = Registry(settings.mlflow_tracking_uri)
-        models = ServedModels(ModelServices(settings, metrics, registry, capture, loader, cache_root, budgeted))
-        app.state.service = AppState(settings, metrics, models)
+        selection = None
+        if settings.model_filter:
+            resolver = SnapshotResolver(registry, settings.model_alias)
+            models = ServedModels(ModelServices(settings, metrics, resolver, capture, loader, cache_root, budgeted))
+            selection = SelectionFollower(
+                models, resolver, settings.model_filter, settings.model_alias, settings.reload_interval_s, metrics
+            )
+        else:
+            models = ServedModels(ModelServices(settings, metrics, registry, capture, loader, cache_root, budgeted))
+        app.state.service = AppState(settings, metrics, models, selection)
         for uri in settings.models:
             await models.add(uri)
+        if selection is not None:
+            await selection.start()
         _freeze_startup_objects()
-        log.info("following %s on %s", settings.model_uri, redact(settings.mlflow_tracking_uri))
+        following = settings.model_uri or f"{settings.model_filter!r} at @{settings.model_alias}"
+        log.info("following %s on %s", following, redact(settings.mlflow_tracking_uri))
         try:
             yield
         finally:
             log.info("shutting down: finishing queued predictions, flushing capture")
+            if selection is not None:
+                await selection.stop()
             await models.close()
             if capture is not None:
                 capture.close()

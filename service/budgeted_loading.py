@@ -82,14 +82,16 @@ class BudgetedLoading:
         self.models: dict[str, Residency] = {}
 
     def register(self, name: str, manager: ModelManager, busy: Callable[[], bool]) -> Residency:
-        residency = self.models[name] = Residency(name, manager, busy, self)
+        residency = Residency(name, manager, busy, self)
+        self.models = {**self.models, name: residency}  # replaced, never mutated: load threads read it
         if self.budget.enabled:
             self.metrics.unloads.labels(name)
             self.metrics.cold_loads.labels(name)
         return residency
 
     def forget(self, name: str) -> None:
-        residency = self.models.pop(name, None)
+        residency = self.models.get(name)
+        self.models = {n: r for n, r in self.models.items() if n != name}
         if residency is not None:
             self._unpublish(residency, keep=())
 

@@ -7,6 +7,7 @@ aggregates them. Gauges say how they combine across workers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from prometheus_client import (
@@ -71,6 +72,7 @@ class Metrics:
         self.abandoned_threads = Gauge(
             "model_abandoned_threads",
             "Abandoned model calls still running (at the cap, predictions answer 503).",
+            ["model"],
             registry=reg,
             multiprocess_mode="livesum",
         )
@@ -99,6 +101,7 @@ class Metrics:
         self.last_reload = Gauge(
             "model_last_reload_timestamp_seconds",
             "When a version was last swapped in.",
+            ["model"],
             registry=reg,
             multiprocess_mode="livemax",
         )
@@ -107,13 +110,15 @@ class Metrics:
         )
         self.ready = Gauge(
             "model_ready",
-            "1 while a model is loaded and serving (across workers: the lowest).",
+            "1 while the model has a version serving and its calls are not stuck (across workers: the lowest).",
+            ["model"],
             registry=reg,
             multiprocess_mode="livemin",
         )
         self.alias_missing = Gauge(
             "model_alias_missing",
             "1 while the followed alias is deleted and the last version is kept.",
+            ["model"],
             registry=reg,
             multiprocess_mode="livemax",
         )
@@ -153,9 +158,23 @@ class Metrics:
         """The `model_info` labels set to 1, by model."""
 
     def following(self, model: str) -> None:
-        """Create a followed model's reload series at 0, so increase() sees the first success or failure."""
+        """Create a followed model's series: reloads at 0, so increase() sees the first success or failure;
+        not ready (yet), so a model that never loads shows as 0 rather than as nothing."""
         for result in ("success", "failure"):
             self.reloads.labels(model, result)
+        self.ready.labels(model).set(0)
+        self.alias_missing.labels(model).set(0)
+        self.abandoned_threads.labels(model).set(0)
+
+    def forget(self, model: str) -> None:
+        """A model no longer served: its gauges go (counters stay, so rates over the past stay right)."""
+        for gauge in (self.ready, self.alias_missing, self.last_reload, self.abandoned_threads):
+            with contextlib.suppress(KeyError):
+                gauge.remove(model)
+        labels = self._info_labels.pop(model, None)
+        if labels is not None:
+            self.info.labels(*labels).set(0)
+            self.info.remove(*labels)
 
     def set_served(self, model: str, alias: str, version: str, run_id: str, runtime: str) -> None:
         """Point `model_info` at the version now served; the old series drops to 0 and goes."""

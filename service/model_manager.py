@@ -22,7 +22,7 @@ from service.loaded_model import LoadedModel, ModelVersion, load_version
 from service.logs import redact
 from service.metrics import Metrics
 from service.model_uri import ModelURI
-from service.registry import AliasNotFound, Registry, RegistryUnavailable
+from service.registry import AliasNotFound, RegistryUnavailable, Resolver
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class ModelManager:
     def __init__(
         self,
         target: ModelURI,
-        registry: Registry,
+        registry: Resolver,
         metrics: Metrics,
         cache_root: Path,
         cache_size: int = 2,
@@ -199,8 +199,8 @@ class ModelManager:
         self._backoff.succeeded(meta.version)
         self.last_error = None
         self.metrics.reloads.labels(meta.name, "success").inc()
-        self.metrics.last_reload.set_to_current_time()
-        self.metrics.ready.set(1)
+        self.metrics.last_reload.labels(meta.name).set_to_current_time()
+        self.metrics.ready.labels(meta.name).set(1)
         self.metrics.set_served(meta.name, meta.alias or "", meta.version, meta.run_id or "", loaded.runtime)
         log.info(
             "serving %s version %s (was %s) after %.2fs%s",
@@ -265,6 +265,6 @@ class ModelManager:
             else:
                 log.info("alias %s resolves again", self.target)
         self.alias_missing = missing
-        self.metrics.alias_missing.set(1 if missing else 0)
+        self.metrics.alias_missing.labels(self.target.name).set(1 if missing else 0)
         if missing and self.current is None:
             self.last_error = reason

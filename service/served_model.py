@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -17,22 +18,23 @@ from pathlib import Path
 from service.batching import Batcher
 from service.budgeted_loading import BudgetedLoading
 from service.capture import CaptureWriter
-from service.loaded_model import LoadedModel
+from service.loaded_model import LoadedModel, ModelVersion
 from service.metrics import Metrics
 from service.model_manager import Loader, ModelManager
 from service.model_uri import ModelURI
 from service.predictor import Predictor
-from service.registry import Registry
+from service.registry import Resolver
 from service.settings import Settings
 
 
 @dataclass(frozen=True)
 class ModelServices:
-    """What every served model shares: settings, metrics, the registry, the capture writer, the loader."""
+    """What every served model shares: settings, metrics, the registry (or the selection's snapshot of it),
+    the capture writer, the loader."""
 
     settings: Settings
     metrics: Metrics
-    registry: Registry
+    registry: Resolver
     capture: CaptureWriter | None
     loader: Loader
     cache_root: Path
@@ -44,7 +46,7 @@ class ServedModel:
     """One served model. `name` is the registered model's name and its route name
     (`/invocations/{name}`, `/v2/models/{name}`)."""
 
-    def __init__(self, uri: ModelURI, services: ModelServices) -> None:
+    def __init__(self, uri: ModelURI, services: ModelServices, holds_readiness: bool = True) -> None:
         settings = services.settings
         self.name = uri.name
         self.uri = uri
@@ -59,7 +61,8 @@ class ServedModel:
             interval_s=settings.reload_interval_s,
             loader=services.budgeted.loader(uri.name, services.loader),
         )
-        self.batcher = Batcher(services.metrics, settings.max_batch_size, settings.max_batch_wait_ms)
+        self.metrics = services.metrics
+        self.batcher = Batcher(services.metrics, settings.max_batch_size, settings.max_batch_wait_ms, model=uri.name)
         self.predictor = Predictor(
             self.manager,
             self.batcher,
@@ -71,6 +74,9 @@ class ServedModel:
         self.last_used = time.monotonic()
         """`time.monotonic()` of the last request routed here."""
         self.added_at = time.monotonic()
+        self.holds_readiness_until = self.added_at + (settings.model_startup_bound_s if holds_readiness else 0.0)
+        """Until then, with several models, this one keeps `/health/ready` at 503 while no version serves
+        (`MODEL_STARTUP_BOUND_S`; models selected after start never do)."""
         # -- memory budget --
         self.budgeted = services.budgeted
         self.residency = services.budgeted.register(uri.name, self.manager, self.batcher.busy)
@@ -103,6 +109,21 @@ class ServedModel:
         """A model unloaded under MODEL_MEMORY_BUDGET_MB loads for this call (waiting up to REQUEST_TIMEOUT_S)."""
         if self.manager.current is None and self.manager.deferred is not None:
             await self.budgeted.ensure_loaded(self.residency, self.timeout_s)
+
+    def holds_readiness(self) -> bool:
+        """Whether this model, having no version serving, still keeps the service not ready."""
+        unserved = self.manager.current is None and self.manager.deferred is None  # unloaded (budget): serves
+        return unserved and time.monotonic() < self.holds_readiness_until
+
+
+def limited(loader: Loader, slots: threading.BoundedSemaphore) -> Loader:
+    """`loader`, run by at most as many threads at once as `slots` allows (`MODEL_LOAD_CONCURRENCY`)."""
+
+    def load(meta: ModelVersion, cache_root: Path) -> LoadedModel:
+        with slots:
+            return loader(meta, cache_root)
+
+    return load
 
 
 def _folder_name(name: str) -> str:

@@ -64,14 +64,16 @@ class ServedModels:
     def __contains__(self, name: object) -> bool:
         return name in self._models
 
-    async def add(self, uri: ModelURI) -> ServedModel:
-        """Serve `uri` (started: its queue consumer and alias follower run); the same URI again is a no-op."""
+    async def add(self, uri: ModelURI, holds_readiness: bool = True) -> ServedModel:
+        """Serve `uri` (started: its queue consumer and alias follower run); the same URI again is a no-op.
+        `holds_readiness`: with several models, this one keeps the service not ready until it serves or
+        `MODEL_STARTUP_BOUND_S` has passed (models selected after start do not)."""
         existing = self._models.get(uri.name)
         if existing is not None:
             if existing.uri == uri:
                 return existing
             await self.remove(uri.name)
-        served = ServedModel(uri, self.services)
+        served = ServedModel(uri, self.services, holds_readiness)
         served.start()
         self._models[uri.name] = served
         log.info("serving %s", uri)
@@ -84,6 +86,7 @@ class ServedModels:
             return
         log.info("no longer serving %s; finishing its requests in flight", served.uri)
         await served.stop()
+        self.services.metrics.forget(name)
 
     async def close(self) -> None:
         """Stop every model, draining them side by side."""

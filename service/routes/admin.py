@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["admin"])
 
 ALIAS_EVENTS = {("model_version_alias", "created"), ("model_version_alias", "deleted")}
+CREATED = ("registered_model", "created")
 
 
 def _not_found() -> ClientError:
@@ -45,6 +46,8 @@ async def reload(request: Request, state: State) -> dict[str, Any]:
     expected = token.get_secret_value().encode()
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
         raise _unauthorized("a valid 'Authorization: Bearer <ADMIN_TOKEN>' header is required")
+    if state.selection is not None:
+        await state.selection.follow_once()
     models = list(state.models)
     results = await asyncio.gather(*(asyncio.to_thread(served.manager.refresh, True) for served in models))
     answers = {
@@ -78,12 +81,21 @@ async def mlflow_webhook(request: Request, state: State) -> dict[str, Any]:
     data = event.get("data")
     if not isinstance(data, dict):
         data = {}
+    kind = (event.get("entity"), event.get("action"))
     relevant = False
+    if state.selection is not None:
+        # A model created, or an alias that moved, may change what MODEL_FILTER selects: read it again (one
+        # registry call; the followers resolve from that read).
+        relevant = kind == CREATED or (kind in ALIAS_EVENTS and data.get("alias") == state.settings.model_alias)
+        if relevant:
+            log.info("webhook: %s.%s for %s; reading MODEL_FILTER now", *kind, data.get("name"))
+            state.selection.wake()
+        return {"accepted": True, "reloading": relevant}
     served = state.models.find(data.get("name"))
-    if (event.get("entity"), event.get("action")) in ALIAS_EVENTS and served is not None:
+    if kind in ALIAS_EVENTS and served is not None:
         target = served.uri
         if target.alias is not None and data.get("alias") == target.alias:
-            log.info("webhook: %s.%s for %s; resolving now", event.get("entity"), event.get("action"), target)
+            log.info("webhook: %s.%s for %s; resolving now", *kind, target)
             served.manager.wake()
             relevant = True
     return {"accepted": True, "reloading": relevant}
