@@ -46,6 +46,7 @@ BENCH_ARGS ?=
 bench: install  ## throughput vs mlflow models serve and MLServer, reload latency, drift vs Evidently -> bench/*.md
 	.ci/system-deps
 	$(PY) -m bench $(BENCH_ARGS)
+	$(PY) -m bench --many-models $(filter --quick,$(BENCH_ARGS))
 	$(PY) -m bench.drift.run
 
 LOAD_ARGS ?=

@@ -56,6 +56,11 @@ def preflight() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--many-models" in argv:  # issue 17: its own scenario and table (bench/many_models.py)
+        from bench import many_models
+
+        return many_models.main([a for a in argv if a != "--many-models"])
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     for noisy in ("mlflow", "alembic", "training", "urllib3", "httpx"):

@@ -27,7 +27,16 @@ class LoadResult:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-def run_wrk(url: str, body: bytes, connections: int, seconds: float, timeout_s: float = 30.0) -> LoadResult:
+def run_wrk(
+    url: str,
+    body: bytes,
+    connections: int,
+    seconds: float,
+    timeout_s: float = 30.0,
+    script: Path = SCRIPT,
+    script_args: tuple[str, ...] = (),
+) -> LoadResult:
+    """`script` gets the body's file and then `script_args` (bench/many.lua: a file of paths to pick from)."""
     with tempfile.NamedTemporaryFile(prefix="bench-body-", suffix=".json") as file:
         file.write(body)
         file.flush()
@@ -42,10 +51,11 @@ def run_wrk(url: str, body: bytes, connections: int, seconds: float, timeout_s: 
             f"--timeout={timeout_s:g}s",
             "--latency",
             "-s",
-            str(SCRIPT),
+            str(script),
             url,
             "--",
             file.name,
+            *script_args,
         ]
         done = subprocess.run(args, capture_output=True, text=True, check=True, timeout=seconds + timeout_s + 30)
     line = next((x for x in done.stdout.splitlines() if x.startswith("WRK_JSON ")), None)

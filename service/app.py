@@ -18,11 +18,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from service import logs
+from service.budgeted_loading import BudgetedLoading
 from service.capture import CaptureWriter
 from service.compiled import Compiler
 from service.errors import ClientError, ModelError, NotReadyError
 from service.loaded_model import load_version
 from service.logs import redact
+from service.memory_budget import MemoryBudget
 from service.metrics import Metrics
 from service.middleware import RequestContext
 from service.model_thread import ModelCallsStuck
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     cache_root = Path(tempfile.mkdtemp(prefix="aliasserve-models-"))
     slots = threading.BoundedSemaphore(settings.model_load_concurrency)
     loader = limited(partial(load_version, compiler=Compiler(settings.compile, metrics)), slots)
+    budgeted = BudgetedLoading(MemoryBudget(settings.model_memory_budget_mb), metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,12 +65,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         selection = None
         if settings.model_filter:
             resolver = SnapshotResolver(registry, settings.model_alias)
-            models = ServedModels(ModelServices(settings, metrics, resolver, capture, loader, cache_root))
+            models = ServedModels(ModelServices(settings, metrics, resolver, capture, loader, cache_root, budgeted))
             selection = SelectionFollower(
                 models, resolver, settings.model_filter, settings.model_alias, settings.reload_interval_s, metrics
             )
         else:
-            models = ServedModels(ModelServices(settings, metrics, registry, capture, loader, cache_root))
+            models = ServedModels(ModelServices(settings, metrics, registry, capture, loader, cache_root, budgeted))
         app.state.service = AppState(settings, metrics, models, selection)
         for uri in settings.models:
             await models.add(uri)

@@ -102,6 +102,10 @@ class Batcher:
         """How long model calls have been stuck (predictions answer 503), or None while they are not."""
         return self._threads.stuck_for_s()
 
+    def busy(self) -> bool:
+        """Requests are queued or being scored (`task_done` follows each): the memory budget leaves it loaded."""
+        return bool(self._queue._unfinished_tasks)  # type: ignore[attr-defined]  # asyncio.Queue's own count
+
     def stuck_reason(self) -> str:
         return str(self._threads.stuck_error())
 

@@ -23,6 +23,8 @@ from service.worker_states import LiveCollector
 
 # From 0.5 ms to 20 s: single-row sklearn calls take well under a millisecond, big batches seconds.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0)
+LOAD_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
+"""Seconds to load a version: a small model in a fraction of a second, a large one in a minute or two."""
 ROW_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384)
 
 
@@ -127,6 +129,31 @@ class Metrics:
         self.capture_errors = Counter(
             "capture_write_errors_total", "Capture files that could not be written.", registry=reg
         )
+        # -- memory budget (issue 17, service/memory_budget.py) --
+        self.model_memory = Gauge(
+            "model_memory_bytes",
+            "Memory a loaded version holds (its own objects, measured after its load; 0 once unloaded).",
+            ["model", "version"],
+            registry=reg,
+            multiprocess_mode="livesum",
+        )
+        self.unloads = Counter(
+            "model_unloads_total", "Models unloaded to stay within MODEL_MEMORY_BUDGET_MB.", ["model"], registry=reg
+        )
+        self.cold_loads = Counter(
+            "model_cold_loads_total",
+            "Calls that found their model unloaded and waited for its load.",
+            ["model"],
+            registry=reg,
+        )
+        self.cold_load_seconds = Histogram(
+            "model_cold_load_seconds",
+            "Time a call waited for its unloaded model to load.",
+            ["model"],
+            buckets=LOAD_BUCKETS,
+            registry=reg,
+        )
+        # -- end memory budget --
         self._info_labels: dict[str, tuple[str, str, str, str, str]] = {}
         """The `model_info` labels set to 1, by model."""
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from service.budgeted_loading import LoadDeferred
 from service.loaded_model import LoadedModel, ModelVersion, load_version
 from service.logs import redact
 from service.metrics import Metrics
@@ -84,6 +85,8 @@ class ModelManager:
         self.loader = loader
         metrics.following(target.name)
         self.current: LoadedModel | None = None
+        self.deferred: ModelVersion | None = None
+        """Memory budget: the version the alias names while the model is unloaded (service/budgeted_loading.py)."""
         self.cache: OrderedDict[str, LoadedModel] = OrderedDict()
         self.alias_missing = False
         self.last_error: str | None = None
@@ -96,7 +99,7 @@ class ModelManager:
 
     @property
     def not_ready_reason(self) -> str | None:
-        if self.current is not None:
+        if self.current is not None or self.deferred is not None:  # unloaded under a budget: serves on demand
             return None
         return self.last_error or f"loading {self.target}"
 
@@ -130,14 +133,15 @@ class ModelManager:
                 self.refresh()
             except Exception:  # the loop must survive anything; refresh() counts and logs its own failures
                 log.exception("unexpected error while following %s", self.target)
-            if self.current is not None and (not self.target.following or self.interval_s == 0):
+            serving = self.current is not None or self.deferred is not None
+            if serving and (not self.target.following or self.interval_s == 0):
                 self._wake.wait()  # nothing to poll: only a webhook or admin call wakes us
             else:
                 self._wake.wait(self._next_wait())
             self._wake.clear()
 
     def _next_wait(self) -> float:
-        if self.current is None:
+        if self.current is None and self.deferred is None:
             next_try = min(self._backoff.not_before.values(), default=0.0) - time.monotonic()
             return min(NOT_READY_RETRY_S, max(0.5, next_try))
         return self.interval_s * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, so replicas do not poll in step
@@ -174,6 +178,9 @@ class ModelManager:
             try:
                 loaded = self.loader(meta, self.cache_root)
                 loaded.warm_up()
+            except LoadDeferred:  # memory budget: left unloaded until a call wants it
+                self.deferred = meta
+                return
             except Exception as exc:
                 self.metrics.reloads.labels(meta.name, "failure").inc()
                 delay = self._backoff.failed(meta.version)
@@ -185,6 +192,7 @@ class ModelManager:
         loaded.meta = meta
         previous = self.current
         self.current = loaded  # the swap: one reference assignment; requests hold their own reference
+        self.deferred = None
         self._remember(loaded)
         if not from_memory:
             gc.freeze()  # the version and the modules its load imported live on: keep full collections short
@@ -202,6 +210,32 @@ class ModelManager:
             time.monotonic() - started,
             ", from memory" if from_memory else "",
         )
+
+    # -- memory budget (service/budgeted_loading.py) --
+    def load_deferred(self) -> None:
+        """Load the version the alias named when the model was unloaded (a call wants it): no registry call."""
+        with self._lock:
+            meta = self.deferred
+            if self.current is None and meta is not None and not self._backoff.waiting(meta.version):
+                self._swap_to(meta)
+
+    def unload(self) -> bool:
+        """Drop every version from memory and keep following the alias, unloaded. False while a refresh runs
+        (the model is loading or swapping: it is left alone)."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            if self.current is not None:
+                self.deferred = self.current.meta
+            self.current = None  # requests holding it finish with their own reference
+            for loaded in self.cache.values():
+                loaded.discard()
+            self.cache.clear()
+        finally:
+            self._lock.release()
+        return True
+
+    # -- end memory budget --
 
     def _remember(self, loaded: LoadedModel) -> None:
         self.cache[loaded.version] = loaded

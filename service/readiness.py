@@ -30,14 +30,14 @@ def not_ready_reason(state: AppState) -> str | None:
         for served in models:
             if served.holds_readiness():
                 return f"{served.name}: {served.manager.not_ready_reason or 'no model loaded'}"
-        if all(served.manager.current is None for served in models):
+        if all(served.manager.current is None and served.manager.deferred is None for served in models):
             return f"none of the {len(models)} models has a version serving yet"
     return _workers_not_serving(state, models)
 
 
 def model_not_ready_reason(served: ServedModel) -> str | None:
     """None when this model has a version serving and its calls are not stuck; else why not."""
-    if served.manager.current is None:
+    if served.manager.current is None and served.manager.deferred is None:  # unloaded (budget): ready
         return served.manager.not_ready_reason or "no model loaded"
     if served.batcher.stuck_for_s() is not None:
         return served.batcher.stuck_reason()

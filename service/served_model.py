@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.batching import Batcher
+from service.budgeted_loading import BudgetedLoading
 from service.capture import CaptureWriter
 from service.loaded_model import LoadedModel, ModelVersion
 from service.metrics import Metrics
@@ -37,6 +38,8 @@ class ModelServices:
     capture: CaptureWriter | None
     loader: Loader
     cache_root: Path
+    budgeted: BudgetedLoading
+    """Measures every load; under MODEL_MEMORY_BUDGET_MB also defers loads and unloads models."""
 
 
 class ServedModel:
@@ -56,7 +59,7 @@ class ServedModel:
             self.cache_root,
             cache_size=settings.model_cache_size,
             interval_s=settings.reload_interval_s,
-            loader=services.loader,
+            loader=services.budgeted.loader(uri.name, services.loader),
         )
         self.metrics = services.metrics
         self.batcher = Batcher(services.metrics, settings.max_batch_size, settings.max_batch_wait_ms, model=uri.name)
@@ -74,6 +77,10 @@ class ServedModel:
         self.holds_readiness_until = self.added_at + (settings.model_startup_bound_s if holds_readiness else 0.0)
         """Until then, with several models, this one keeps `/health/ready` at 503 while no version serves
         (`MODEL_STARTUP_BOUND_S`; models selected after start never do)."""
+        # -- memory budget --
+        self.budgeted = services.budgeted
+        self.residency = services.budgeted.register(uri.name, self.manager, self.batcher.busy)
+        self.timeout_s = settings.request_timeout_s
 
     @property
     def current(self) -> LoadedModel | None:
@@ -87,6 +94,7 @@ class ServedModel:
 
     async def stop(self) -> None:
         """Stop following, finish what is queued (requests in flight are answered), free the versions."""
+        self.budgeted.forget(self.name)
         await asyncio.to_thread(self.manager.stop)
         await self.batcher.stop()
         for loaded in list(self.manager.cache.values()):
@@ -95,10 +103,17 @@ class ServedModel:
 
     def used(self) -> None:
         self.last_used = time.monotonic()
+        self.residency.used(self.last_used)
+
+    async def loaded_for_call(self) -> None:
+        """A model unloaded under MODEL_MEMORY_BUDGET_MB loads for this call (waiting up to REQUEST_TIMEOUT_S)."""
+        if self.manager.current is None and self.manager.deferred is not None:
+            await self.budgeted.ensure_loaded(self.residency, self.timeout_s)
 
     def holds_readiness(self) -> bool:
         """Whether this model, having no version serving, still keeps the service not ready."""
-        return self.manager.current is None and time.monotonic() < self.holds_readiness_until
+        unserved = self.manager.current is None and self.manager.deferred is None  # unloaded (budget): serves
+        return unserved and time.monotonic() < self.holds_readiness_until
 
 
 def limited(loader: Loader, slots: threading.BoundedSemaphore) -> Loader:

@@ -104,6 +104,14 @@ class Settings(BaseSettings):
     model_cache_size: int = Field(default=2, ge=1)
     """Loaded versions kept in memory, so a rollback to a recent version swaps without downloading."""
 
+    # -- memory budget (issue 17, service/memory_budget.py) --
+    model_memory_budget_mb: float = Field(default=0.0, ge=0)
+    """Memory the served models may hold together, in MB (each model's own objects, measured after its load;
+    `/model` `memory_mb`); 0: no budget. With a budget, models load on their first call (those never called
+    load at start while they fit) and the least recently used models not being called are unloaded when a
+    load would not fit. A call to an unloaded model waits for its load, up to REQUEST_TIMEOUT_S (then 503)."""
+    # -- end memory budget --
+
     compile: Literal["auto", "off"] = "auto"
     """`auto`: serve scikit-learn models compiled to ONNX Runtime where the compiled form was proven equal to the
     native one at load (service/compiled.py); `off`: native only. MLflow's `onnx` flavor runs on ONNX Runtime."""

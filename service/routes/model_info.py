@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from service.memory_budget import MB
 from service.metrics import multiprocess_dir
 from service.served_model import ServedModel
 from service.settings import Settings
@@ -34,7 +35,12 @@ def describe(served: ServedModel, settings: Settings) -> dict[str, Any]:
         "cached_versions": list(manager.cache),
         "last_error": manager.last_error,
         "code_version": settings.code_version or None,
+        # memory budget: an unloaded model serves its alias's version on demand (service/budgeted_loading.py)
+        "loaded": model is not None,
+        "memory_mb": round(served.residency.memory_bytes / MB, 3),
     }
+    if model is None and manager.deferred is not None:
+        info.update(version=manager.deferred.version, run_id=manager.deferred.run_id, source=manager.deferred.source)
     if (folder := multiprocess_dir()) is not None:
         info["workers"] = [  # each worker process's own view: right after a swap they may differ for a moment
             {"pid": w.pid, "ready": w.ready, "version": w.versions.get(target.name)} for w in worker_states(folder)

@@ -58,7 +58,9 @@ async def invocations(request: Request) -> Response:
     """`/invocations` when one model is served; `/invocations/{name}` names one of several."""
     state: AppState = request.app.state.service
     body = await read_body(request, state.settings.max_request_bytes)
-    predictor = state.models.get(request.path_params.get("name")).predictor
+    served = state.models.get(request.path_params.get("name"))
+    await served.loaded_for_call()  # memory budget: an unloaded model loads first
+    predictor = served.predictor
     content_type = request.headers.get("content-type")
     mime = protocol.mime_type(content_type)
     model = predictor.model()

@@ -78,7 +78,9 @@ async def infer_version(name: str, version: str, request: Request, state: State)
 
 async def _infer(name: str, version: str | None, request: Request, state: State) -> Response:
     try:
-        predictor = _served(state, name).predictor
+        served = _served(state, name)
+        await served.loaded_for_call()  # memory budget: an unloaded model loads first
+        predictor = served.predictor
         body = await read_body(request, state.settings.max_request_bytes)
         parsed = protocol.parse(body, request.headers.get("inference-header-content-length"))
         prediction = await _predict(parsed, version, request, predictor)

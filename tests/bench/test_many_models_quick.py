@@ -1,0 +1,45 @@
+"""`python -m bench --many-models --quick` runs end to end and writes its table (figures are not judged here)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None or shutil.which("taskset") is None, reason="needs wrk and taskset")
+def test_the_quick_many_models_bench_writes_its_table(tmp_path: Path) -> None:
+    results = tmp_path / "results-many-models.md"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--many-models",
+            "--quick",
+            "--out",
+            str(tmp_path / "out"),
+            "--results",
+            str(results),
+        ],
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = results.read_text()
+    assert "| goal | measured | target | met |" in table
+    figures = json.loads(results.with_suffix(".json").read_text())
+    assert figures["problems"] == [], figures["problems"]
+    assert figures["all_serving"] is True
+    assert sorted(int(k) for k in figures["rss_mib"]) == [1, 5, 10]
+    assert figures["broken_failures_counted"] >= 1
+    assert figures["broken_others_serving"] is True
