@@ -32,6 +32,9 @@ from service.registry import Registry
 from service.routes import admin, health, scoring, v2
 from service.routes.common import AppState
 from service.settings import Settings, apply_mlflow_environment
+from service.shadow import Shadow
+from service.shadow_compare import Tolerance
+from service.shadow_follower import shadow_follower
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +69,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 flush_rows=settings.capture_flush_rows,
                 flush_interval_s=settings.capture_flush_interval_s,
             )
+        shadow = _shadow(settings, manager, metrics, capture, cache_root)
         predictor = Predictor(
-            manager, batcher, capture, settings.max_rows, settings.request_timeout_s, settings.capture_sample_rate
+            manager,
+            batcher,
+            capture,
+            settings.max_rows,
+            settings.request_timeout_s,
+            settings.capture_sample_rate,
+            shadow,
         )
         app.state.service = AppState(settings, metrics, manager, predictor)
         manager.start()
+        if shadow is not None:
+            shadow.start()
         _freeze_startup_objects()
         log.info("following %s on %s", settings.model, redact(settings.mlflow_tracking_uri))
         try:
@@ -79,6 +91,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.info("shutting down: finishing queued predictions, flushing capture")
             manager.stop()
             await batcher.stop()
+            if shadow is not None:  # before the capture closes: it offers the rows it holds
+                shadow.stop()
+                for loaded in list(shadow.follower.cache.values()):
+                    loaded.discard()
             if capture is not None:
                 capture.close()
             for loaded in list(manager.cache.values()):
@@ -100,6 +116,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _error_handlers(app)
     app.add_middleware(RequestContext, metrics=metrics)
     return app
+
+
+def _shadow(
+    settings: Settings, manager: ModelManager, metrics: Metrics, capture: CaptureWriter | None, cache_root: Path
+) -> Shadow | None:
+    """The served model's shadow when `SHADOW_ALIAS` is set (service/shadow.py)."""
+    if settings.shadow_alias is None:
+        return None
+    follower = shadow_follower(
+        manager, settings.shadow_alias, settings.mlflow_tracking_uri, metrics, cache_root, settings.reload_interval_s
+    )
+    tolerance = Tolerance(settings.shadow_atol, settings.shadow_rtol)
+    return Shadow(follower, metrics, capture, settings.shadow_sample_rate, settings.shadow_queue_rows, tolerance)
 
 
 def _freeze_startup_objects() -> None:

@@ -18,6 +18,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from service.shadow_metrics import ShadowMetrics
 from service.worker_states import LiveCollector
 
 # From 0.5 ms to 20 s: single-row sklearn calls take well under a millisecond, big batches seconds.
@@ -122,6 +123,7 @@ class Metrics:
         self.capture_errors = Counter(
             "capture_write_errors_total", "Capture files that could not be written.", registry=reg
         )
+        self.shadow = ShadowMetrics(reg, LATENCY_BUCKETS)  # shadow scoring (issue 18)
         self._info_labels: tuple[str, str, str, str, str] | None = None
 
     def following(self, model: str) -> None:

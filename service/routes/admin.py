@@ -45,6 +45,8 @@ async def reload(request: Request, state: State) -> dict[str, Any]:
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
         raise _unauthorized("a valid 'Authorization: Bearer <ADMIN_TOKEN>' header is required")
     result = await asyncio.to_thread(state.manager.refresh, True)
+    if state.predictor.shadow is not None:
+        await asyncio.to_thread(state.predictor.shadow.follower.refresh, True)
     return {"previous": result.previous, "current": result.current}
 
 
@@ -81,6 +83,17 @@ async def mlflow_webhook(request: Request, state: State) -> dict[str, Any]:
     if relevant:
         log.info("webhook: %s.%s for %s; resolving now", event.get("entity"), event.get("action"), target)
         state.manager.wake()
+    shadow = state.predictor.shadow  # shadow scoring (issue 18): its alias is followed the same way
+    if shadow is not None and (event.get("entity"), event.get("action")) in ALIAS_EVENTS:
+        if data.get("name") == target.name and data.get("alias") == shadow.alias:
+            log.info(
+                "webhook: %s.%s for the shadow %s; resolving now",
+                event.get("entity"),
+                event.get("action"),
+                shadow.alias,
+            )
+            shadow.follower.wake()
+            relevant = True
     return {"accepted": True, "reloading": relevant}
 
 

@@ -77,6 +77,7 @@ async def model_info(state: State) -> dict[str, Any]:
         "cached_versions": list(manager.cache),
         "last_error": manager.last_error,
         "code_version": state.settings.code_version or None,
+        "shadow": state.predictor.shadow.stats() if state.predictor.shadow is not None else None,  # issue 18
     }
     if (folder := multiprocess_dir()) is not None:
         info["workers"] = [  # each worker process's own view: right after a swap they may differ for a moment

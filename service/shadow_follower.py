@@ -1,0 +1,80 @@
+"""The shadow's own alias follower: a second `ModelManager` on `models:/<name>@<SHADOW_ALIAS>`.
+
+It polls, answers webhooks, loads, warms up and compiles exactly as production's follower does, but it
+must not speak for production in the metrics: `model_ready`, `model_info`, `model_alias_missing` and
+`model_last_reload_timestamp_seconds` describe what is served, so the shadow's follower leaves them alone.
+Its loads are counted in `model_reloads_total` under `model="<name>@<alias>"` (e.g. `churn@Challenger`),
+so a Challenger that fails to load is visible without looking like production failing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, cast
+
+from service.metrics import Metrics
+from service.model_manager import ModelManager
+from service.model_uri import ModelURI
+from service.registry import Registry
+
+
+class _Ignored:
+    """A metric series nobody reads: the shadow's follower must not set production's gauges."""
+
+    def labels(self, *_args: Any, **_kwargs: Any) -> _Ignored:
+        return self
+
+    def set(self, *_args: Any) -> None:
+        return None
+
+    def inc(self, *_args: Any) -> None:
+        return None
+
+    def set_to_current_time(self) -> None:
+        return None
+
+
+class _Reloads:
+    """`model_reloads_total` with the shadow's model label."""
+
+    def __init__(self, metrics: Metrics, alias: str) -> None:
+        self._counter = metrics.reloads
+        self._alias = alias
+
+    def labels(self, model: str, result: str) -> Any:
+        return self._counter.labels(f"{model}@{self._alias}", result)
+
+
+class ShadowFollowerMetrics:
+    """The part of `Metrics` a `ModelManager` touches, as the shadow's follower should touch it."""
+
+    def __init__(self, metrics: Metrics, alias: str) -> None:
+        self.reloads = _Reloads(metrics, alias)
+        self.registry_errors = metrics.registry_errors
+        self.last_reload = _Ignored()
+        self.ready = _Ignored()
+        self.alias_missing = _Ignored()
+        self._alias = alias
+        self._metrics = metrics
+
+    def following(self, model: str) -> None:
+        self._metrics.following(f"{model}@{self._alias}")
+
+    def set_served(self, *_args: Any) -> None:
+        return None
+
+
+def shadow_follower(
+    production: ModelManager, alias: str, tracking_uri: str, metrics: Metrics, cache_root: Path, interval_s: float
+) -> ModelManager:
+    """A follower of production's model at `alias`, loading as production's does (COMPILE applies)."""
+    target = ModelURI(name=production.target.name, alias=alias)
+    return ModelManager(
+        target,
+        Registry(tracking_uri),
+        cast(Metrics, ShadowFollowerMetrics(metrics, alias)),
+        cache_root / "shadow",
+        cache_size=1,
+        interval_s=interval_s,
+        loader=production.loader,
+    )
