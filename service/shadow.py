@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from service.capture import CapturedBatch, CaptureWriter
+from service.errors import ModelError
 from service.loaded_model import LoadedModel
 from service.metrics import Metrics
 from service.model_manager import ModelManager
@@ -238,8 +239,9 @@ class Shadow:
         shadow = job.shadow
         self.metrics.errors.labels(shadow.name, shadow.version).inc(job.n_rows)
         self._tally_of(job.production.version, shadow.version)[2] += job.n_rows
-        self._state(shadow.version, type(exc).__name__, exc)
-        self._finish(job, None, type(exc).__name__)
+        kind = type(exc.__cause__ if isinstance(exc, ModelError) and exc.__cause__ else exc).__name__
+        self._state(shadow.version, kind, exc)
+        self._finish(job, None, kind)
 
     def _state(self, version: str, error: str | None, exc: Exception | None = None) -> None:
         """Logged when the shadow version starts failing, fails differently, or answers again."""

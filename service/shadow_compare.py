@@ -72,8 +72,8 @@ def _compare_probabilities(
         raise ValueError(f"the shadow answered probabilities of shape {b.shape}, production {a.shape}")
     if classes is None or shadow_classes is None:
         raise ValueError("a version that gives probabilities without naming its classes")
-    shadow_labels = np.asarray(shadow_classes, dtype=object)[np.argmax(b, axis=1)]
-    production_labels = np.asarray(classes, dtype=object)[np.argmax(a, axis=1)]
+    shadow_labels = np.asarray(shadow_classes)[np.argmax(b, axis=1)]
+    production_labels = np.asarray(classes)[np.argmax(a, axis=1)]
     differ = _differ(production_labels, shadow_labels)
     aligned: np.ndarray | None = None
     distances: np.ndarray | None = None

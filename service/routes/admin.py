@@ -84,16 +84,16 @@ async def mlflow_webhook(request: Request, state: State) -> dict[str, Any]:
         log.info("webhook: %s.%s for %s; resolving now", event.get("entity"), event.get("action"), target)
         state.manager.wake()
     shadow = state.predictor.shadow  # shadow scoring (issue 18): its alias is followed the same way
-    if shadow is not None and (event.get("entity"), event.get("action")) in ALIAS_EVENTS:
-        if data.get("name") == target.name and data.get("alias") == shadow.alias:
-            log.info(
-                "webhook: %s.%s for the shadow %s; resolving now",
-                event.get("entity"),
-                event.get("action"),
-                shadow.alias,
-            )
-            shadow.follower.wake()
-            relevant = True
+    shadow_event = (event.get("entity"), event.get("action")) in ALIAS_EVENTS and data.get("name") == target.name
+    if shadow is not None and shadow_event and data.get("alias") == shadow.alias:
+        log.info(
+            "webhook: %s.%s for the shadow %s; resolving now",
+            event.get("entity"),
+            event.get("action"),
+            shadow.alias,
+        )
+        shadow.follower.wake()
+        relevant = True
     return {"accepted": True, "reloading": relevant}
 
 
