@@ -3,7 +3,7 @@ Challengers that raise or hang on a trigger value (scikit-learn estimators, so t
 
 The slice: production learns `x > 0`; the Challenger learns the same labels flipped where `x > 5`, so it
 disagrees on exactly the rows with `x > 5` (the test rows keep away from the learnt boundaries).
-`Moody` answers `x > 0` like production, except on a row with `x >= TRIGGER`: then it raises, or hangs
+`Moody` answers `x > 0` like production, except on a row with a finite `x >= TRIGGER`: then it raises, or hangs
 (sleeps far longer than any test), depending on `mode`. Training and the load's warm-up never send it
 the trigger, so it loads and is served normally.
 """
@@ -37,7 +37,7 @@ class Moody(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     def predict(self, x: Any) -> np.ndarray:
         values = np.asarray(x, dtype=np.float64)[:, 0]
-        if (values >= TRIGGER).any():
+        if (np.isfinite(values) & (values >= TRIGGER)).any():  # not infinity: the load's checks send it
             if self.mode == "hang":
                 time.sleep(3600)
             raise RuntimeError("the shadow's trigger value")
