@@ -50,14 +50,19 @@ def _one_line(exc: ValidationError) -> str:
 
 
 def _preflight(settings: object) -> str | None:
-    """Unknown model or alias: a configuration error. Unreachable registry: start anyway, not ready."""
+    """Unknown model or alias, or a filter the registry refuses: a configuration error. Unreachable
+    registry: start anyway, not ready."""
     from service.registry import AliasNotFound, Registry, RegistryUnavailable
     from service.settings import Settings, apply_mlflow_environment
 
     assert isinstance(settings, Settings)
     apply_mlflow_environment(settings)
+    registry = Registry(settings.mlflow_tracking_uri)
     try:
-        Registry(settings.mlflow_tracking_uri).resolve(settings.model)
+        if settings.model_filter:
+            registry.search(settings.model_filter)
+        for uri in settings.models:
+            registry.resolve(uri)
     except AliasNotFound as exc:
         return str(exc)
     except RegistryUnavailable as exc:

@@ -6,6 +6,7 @@ import gc
 import logging
 import shutil
 import tempfile
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -17,7 +18,6 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from service import logs
-from service.batching import Batcher
 from service.capture import CaptureWriter
 from service.compiled import Compiler
 from service.errors import ClientError, ModelError, NotReadyError
@@ -25,16 +25,15 @@ from service.loaded_model import load_version
 from service.logs import redact
 from service.metrics import Metrics
 from service.middleware import RequestContext
-from service.model_manager import ModelManager
 from service.model_thread import ModelCallsStuck
-from service.predictor import Predictor
 from service.registry import Registry
 from service.routes import admin, health, scoring, v2
 from service.routes.common import AppState
+from service.selection import SnapshotResolver
+from service.selection_follower import SelectionFollower
+from service.served_model import ModelServices, limited
+from service.served_models import ServedModels
 from service.settings import Settings, apply_mlflow_environment
-from service.shadow import Shadow
-from service.shadow_compare import Tolerance
-from service.shadow_follower import shadow_follower
 
 log = logging.getLogger(__name__)
 
@@ -45,21 +44,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     apply_mlflow_environment(settings)
     metrics = Metrics()
     cache_root = Path(tempfile.mkdtemp(prefix="aliasserve-models-"))
-    manager = ModelManager(
-        settings.model,
-        Registry(settings.mlflow_tracking_uri),
-        metrics,
-        cache_root,
-        cache_size=settings.model_cache_size,
-        interval_s=settings.reload_interval_s,
-        loader=partial(load_version, compiler=Compiler(settings.compile, metrics)),
-    )
+    slots = threading.BoundedSemaphore(settings.model_load_concurrency)
+    loader = limited(partial(load_version, compiler=Compiler(settings.compile, metrics)), slots)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        metrics.ready.set(0)
-        batcher = Batcher(metrics, settings.max_batch_size, settings.max_batch_wait_ms)
-        batcher.start()
         capture = None
         if settings.capture_uri:
             capture = CaptureWriter(
@@ -69,36 +58,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 flush_rows=settings.capture_flush_rows,
                 flush_interval_s=settings.capture_flush_interval_s,
             )
-        shadow = _shadow(settings, manager, metrics, capture, cache_root)
-        predictor = Predictor(
-            manager,
-            batcher,
-            capture,
-            settings.max_rows,
-            settings.request_timeout_s,
-            settings.capture_sample_rate,
-            shadow,
-        )
-        app.state.service = AppState(settings, metrics, manager, predictor)
-        manager.start()
-        if shadow is not None:
-            shadow.start()
+        registry = Registry(settings.mlflow_tracking_uri)
+        selection = None
+        if settings.model_filter:
+            resolver = SnapshotResolver(registry, settings.model_alias)
+            models = ServedModels(ModelServices(settings, metrics, resolver, capture, loader, cache_root))
+            selection = SelectionFollower(
+                models, resolver, settings.model_filter, settings.model_alias, settings.reload_interval_s, metrics
+            )
+        else:
+            models = ServedModels(ModelServices(settings, metrics, registry, capture, loader, cache_root))
+        app.state.service = AppState(settings, metrics, models, selection)
+        for uri in settings.models:
+            await models.add(uri)
+        if selection is not None:
+            await selection.start()
         _freeze_startup_objects()
-        log.info("following %s on %s", settings.model, redact(settings.mlflow_tracking_uri))
+        following = settings.model_uri or f"{settings.model_filter!r} at @{settings.model_alias}"
+        log.info("following %s on %s", following, redact(settings.mlflow_tracking_uri))
         try:
             yield
         finally:
             log.info("shutting down: finishing queued predictions, flushing capture")
-            manager.stop()
-            await batcher.stop()
-            if shadow is not None:  # before the capture closes: it offers the rows it holds
-                shadow.stop()
-                for loaded in list(shadow.follower.cache.values()):
-                    loaded.discard()
+            if selection is not None:
+                await selection.stop()
+            await models.close()
             if capture is not None:
                 capture.close()
-            for loaded in list(manager.cache.values()):
-                loaded.discard()
             shutil.rmtree(cache_root, ignore_errors=True)
             log.info("shutdown complete")
 
@@ -116,19 +102,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _error_handlers(app)
     app.add_middleware(RequestContext, metrics=metrics)
     return app
-
-
-def _shadow(
-    settings: Settings, manager: ModelManager, metrics: Metrics, capture: CaptureWriter | None, cache_root: Path
-) -> Shadow | None:
-    """The served model's shadow when `SHADOW_ALIAS` is set (service/shadow.py)."""
-    if settings.shadow_alias is None:
-        return None
-    follower = shadow_follower(
-        manager, settings.shadow_alias, settings.mlflow_tracking_uri, metrics, cache_root, settings.reload_interval_s
-    )
-    tolerance = Tolerance(settings.shadow_atol, settings.shadow_rtol)
-    return Shadow(follower, metrics, capture, settings.shadow_sample_rate, settings.shadow_queue_rows, tolerance)
 
 
 def _freeze_startup_objects() -> None:

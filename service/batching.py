@@ -66,13 +66,18 @@ class Batcher:
     """One consumer task feeding a single model thread; `submit` is what request handlers await."""
 
     def __init__(
-        self, metrics: Metrics, max_batch_size: int = 64, max_batch_wait_ms: float = 2.0, abandon_after_s: float = 60.0
+        self,
+        metrics: Metrics,
+        max_batch_size: int = 64,
+        max_batch_wait_ms: float = 2.0,
+        abandon_after_s: float = 60.0,
+        model: str = "",
     ) -> None:
         self.metrics = metrics
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_batch_wait_ms / 1000
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
-        self._threads = ModelThreads(metrics, abandon_after_s)
+        self._threads = ModelThreads(metrics, abandon_after_s, model=model)
         self._task: asyncio.Task[None] | None = None
         self._last_batch = 1
         self._call_seconds: dict[int, float] = {}

@@ -7,6 +7,7 @@ aggregates them. Gauges say how they combine across workers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from prometheus_client import (
@@ -70,6 +71,7 @@ class Metrics:
         self.abandoned_threads = Gauge(
             "model_abandoned_threads",
             "Abandoned model calls still running (at the cap, predictions answer 503).",
+            ["model"],
             registry=reg,
             multiprocess_mode="livesum",
         )
@@ -98,6 +100,7 @@ class Metrics:
         self.last_reload = Gauge(
             "model_last_reload_timestamp_seconds",
             "When a version was last swapped in.",
+            ["model"],
             registry=reg,
             multiprocess_mode="livemax",
         )
@@ -106,13 +109,15 @@ class Metrics:
         )
         self.ready = Gauge(
             "model_ready",
-            "1 while a model is loaded and serving (across workers: the lowest).",
+            "1 while the model has a version serving and its calls are not stuck (across workers: the lowest).",
+            ["model"],
             registry=reg,
             multiprocess_mode="livemin",
         )
         self.alias_missing = Gauge(
             "model_alias_missing",
             "1 while the followed alias is deleted and the last version is kept.",
+            ["model"],
             registry=reg,
             multiprocess_mode="livemax",
         )
@@ -124,21 +129,37 @@ class Metrics:
             "capture_write_errors_total", "Capture files that could not be written.", registry=reg
         )
         self.shadow = ShadowMetrics(reg, LATENCY_BUCKETS)  # shadow scoring (issue 18)
-        self._info_labels: tuple[str, str, str, str, str] | None = None
+        self._info_labels: dict[str, tuple[str, str, str, str, str]] = {}
+        """The `model_info` labels set to 1, by model."""
 
     def following(self, model: str) -> None:
-        """Create a followed model's reload series at 0, so increase() sees the first success or failure."""
+        """Create a followed model's series: reloads at 0, so increase() sees the first success or failure;
+        not ready (yet), so a model that never loads shows as 0 rather than as nothing."""
         for result in ("success", "failure"):
             self.reloads.labels(model, result)
+        self.ready.labels(model).set(0)
+        self.alias_missing.labels(model).set(0)
+        self.abandoned_threads.labels(model).set(0)
+
+    def forget(self, model: str) -> None:
+        """A model no longer served: its gauges go (counters stay, so rates over the past stay right)."""
+        for gauge in (self.ready, self.alias_missing, self.last_reload, self.abandoned_threads):
+            with contextlib.suppress(KeyError):
+                gauge.remove(model)
+        labels = self._info_labels.pop(model, None)
+        if labels is not None:
+            self.info.labels(*labels).set(0)
+            self.info.remove(*labels)
 
     def set_served(self, model: str, alias: str, version: str, run_id: str, runtime: str) -> None:
         """Point `model_info` at the version now served; the old series drops to 0 and goes."""
         labels = (model, alias, version, run_id, runtime)
-        if self._info_labels and self._info_labels != labels:
-            self.info.labels(*self._info_labels).set(0)
-            self.info.remove(*self._info_labels)
+        previous = self._info_labels.get(model)
+        if previous and previous != labels:
+            self.info.labels(*previous).set(0)
+            self.info.remove(*previous)
         self.info.labels(*labels).set(1)
-        self._info_labels = labels
+        self._info_labels[model] = labels
         self.abandoned_calls.labels(model, version)  # the series exists at 0 from the start: increase() sees 1
         self.model_errors.labels(model, version)
 

@@ -21,7 +21,7 @@ from service.loaded_model import LoadedModel, ModelVersion, load_version
 from service.logs import redact
 from service.metrics import Metrics
 from service.model_uri import ModelURI
-from service.registry import AliasNotFound, Registry, RegistryUnavailable
+from service.registry import AliasNotFound, RegistryUnavailable, Resolver
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,10 @@ NOT_READY_RETRY_S = 5.0
 class RefreshResult:
     previous: str | None
     current: str | None
+
+
+Loader = Callable[[ModelVersion, Path], LoadedModel]
+"""Loads a version into a folder (`load_version`, with the compiler bound in the app)."""
 
 
 class Backoff:
@@ -64,12 +68,12 @@ class ModelManager:
     def __init__(
         self,
         target: ModelURI,
-        registry: Registry,
+        registry: Resolver,
         metrics: Metrics,
         cache_root: Path,
         cache_size: int = 2,
         interval_s: float = 5.0,
-        loader: Callable[[ModelVersion, Path], LoadedModel] = load_version,
+        loader: Loader = load_version,
     ) -> None:
         self.target = target
         self.registry = registry
@@ -187,8 +191,8 @@ class ModelManager:
         self._backoff.succeeded(meta.version)
         self.last_error = None
         self.metrics.reloads.labels(meta.name, "success").inc()
-        self.metrics.last_reload.set_to_current_time()
-        self.metrics.ready.set(1)
+        self.metrics.last_reload.labels(meta.name).set_to_current_time()
+        self.metrics.ready.labels(meta.name).set(1)
         self.metrics.set_served(meta.name, meta.alias or "", meta.version, meta.run_id or "", loaded.runtime)
         log.info(
             "serving %s version %s (was %s) after %.2fs%s",
@@ -227,6 +231,6 @@ class ModelManager:
             else:
                 log.info("alias %s resolves again", self.target)
         self.alias_missing = missing
-        self.metrics.alias_missing.set(1 if missing else 0)
+        self.metrics.alias_missing.labels(self.target.name).set(1 if missing else 0)
         if missing and self.current is None:
             self.last_error = reason

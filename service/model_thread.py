@@ -74,8 +74,10 @@ class ModelThread(Executor):
 class ModelThreads:
     """The thread model calls go to now, and the abandoned calls still running elsewhere."""
 
-    def __init__(self, metrics: Metrics, timeout_s: float, limit: int = MAX_ABANDONED) -> None:
+    def __init__(self, metrics: Metrics, timeout_s: float, limit: int = MAX_ABANDONED, model: str = "") -> None:
         self.metrics = metrics
+        self.model = model
+        """The served model these threads call (the label of its `model_ready` and `model_abandoned_threads`)."""
         self.timeout_s = timeout_s
         self.limit = limit
         self.current = ModelThread()
@@ -97,7 +99,7 @@ class ModelThreads:
         self._abandoned.add(call)
         call.add_done_callback(self._returned)
         self.metrics.abandoned_calls.labels(model, version).inc()
-        self.metrics.abandoned_threads.set(len(self._abandoned))
+        self.metrics.abandoned_threads.labels(self.model).set(len(self._abandoned))
         self.stuck = False
         self._log_state()
         return True
@@ -119,7 +121,7 @@ class ModelThreads:
 
     def _returned(self, call: asyncio.Future[Any]) -> None:
         self._abandoned.discard(call)
-        self.metrics.abandoned_threads.set(len(self._abandoned))
+        self.metrics.abandoned_threads.labels(self.model).set(len(self._abandoned))
         self._log_state()
 
     def stuck_for_s(self) -> float | None:
@@ -132,7 +134,7 @@ class ModelThreads:
             return
         if (state == "stuck") != (self._state == "stuck"):
             self.stuck_since = time.monotonic() if state == "stuck" else None
-            self.metrics.ready.set(0 if state == "stuck" else 1)  # stuck: not ready (health/ready says 503 too)
+            self.metrics.ready.labels(self.model).set(0 if state == "stuck" else 1)  # stuck: this model not ready
         running = len(self._abandoned)
         if state == "stuck":
             log.error(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.model_uri import ModelURI, parse_model_uri
@@ -15,9 +16,28 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
-    model_uri: str = Field(min_length=1)
+    model_uri: str = ""
     """`models:/<name>@<alias>` follows the alias, `models:/<name>/<stage>` the latest version in that stage
-    (Staging, Production, Archived; any case); `models:/<name>/<version>` pins a version."""
+    (Staging, Production, Archived; any case); `models:/<name>/<version>` pins a version. Several URIs,
+    comma-separated, are each served (`/invocations/<name>`) and followed on their own. Required unless
+    `MODEL_FILTER` is set (never both)."""
+
+    model_filter: str | None = None
+    """Serve every registered model this MLflow search filter selects (e.g. `tags.serve = 'true'`) at
+    `MODEL_ALIAS`, instead of `MODEL_URI`; re-read on each poll and on MLflow's registered-model and alias
+    webhooks, so a model tagged later starts serving and one untagged stops (drained)."""
+
+    model_alias: str = Field(default="Production", pattern=r"^[A-Za-z0-9_\-]+$")
+    """The alias each model `MODEL_FILTER` selects is served at."""
+
+    model_startup_bound_s: float = Field(default=120.0, ge=0)
+    """With several models: how long after start a model that has no version serving keeps `/health/ready`
+    at 503. Past it the others serve without it (it stays visible: `/model`, `/v2/models/<name>/ready`,
+    `model_ready{model}` 0, alert AliasserveModelNotServing). Models selected after start never hold the
+    service back."""
+
+    model_load_concurrency: int = Field(default=2, ge=1)
+    """Versions loaded at the same time, across models (100 models starting load two at a time)."""
 
     mlflow_tracking_uri: str = "sqlite:///mlflow.db"
     """MLflow's own variable; any tracking server URI works."""
@@ -130,7 +150,12 @@ class Settings(BaseSettings):
     @field_validator("model_uri")
     @classmethod
     def _parseable(cls, value: str) -> str:
-        parse_model_uri(value)
+        if not value.strip():
+            return ""
+        uris = _model_uris(value)
+        names = [uri.name for uri in uris]
+        if len(set(names)) != len(names):
+            raise ValueError(f"MODEL_URI names a model twice ({value!r}): each model is served once")
         return value
 
     @field_validator("shadow_alias", mode="before")
@@ -143,9 +168,27 @@ class Settings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _one_source(self) -> Settings:
+        if self.model_uri and self.model_filter:
+            raise ValueError("MODEL_URI and MODEL_FILTER are exclusive: set one (a list of URIs, or a registry filter)")
+        if not self.model_uri and not self.model_filter:
+            raise ValueError("MODEL_URI is required (models:/<name>@<alias>), or MODEL_FILTER to select models")
+        if self.model_alias.lower() == "latest" or re.fullmatch(r"v\d+", self.model_alias):
+            raise ValueError(f"MODEL_ALIAS {self.model_alias!r} is a reserved alias name in MLflow")
+        return self
+
     @property
-    def model(self) -> ModelURI:
-        return parse_model_uri(self.model_uri)
+    def models(self) -> list[ModelURI]:
+        """Every model `MODEL_URI` lists (none with `MODEL_FILTER`: the selection decides)."""
+        return _model_uris(self.model_uri) if self.model_uri else []
+
+
+def _model_uris(value: str) -> list[ModelURI]:
+    uris = [parse_model_uri(part.strip()) for part in value.split(",") if part.strip()]
+    if not uris:
+        raise ValueError("MODEL_URI names no model")
+    return uris
 
 
 def apply_mlflow_environment(settings: Settings) -> None:

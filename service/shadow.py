@@ -106,6 +106,8 @@ class Shadow:
             self._pending_rows = 0
         for job in left:
             self._dropped(job)
+        for loaded in list(self.follower.cache.values()):
+            loaded.discard()
 
     @property
     def version(self) -> LoadedModel | None:

@@ -9,13 +9,17 @@ so a Challenger that fails to load is visible without looking like production fa
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from service.metrics import Metrics
 from service.model_manager import ModelManager
 from service.model_uri import ModelURI
 from service.registry import Registry
+from service.shadow import Shadow
+from service.shadow_compare import Tolerance
+
+if TYPE_CHECKING:
+    from service.served_model import ModelServices
 
 
 class _Ignored:
@@ -64,17 +68,23 @@ class ShadowFollowerMetrics:
         return None
 
 
-def shadow_follower(
-    production: ModelManager, alias: str, tracking_uri: str, metrics: Metrics, cache_root: Path, interval_s: float
-) -> ModelManager:
-    """A follower of production's model at `alias`, loading as production's does (COMPILE applies)."""
-    target = ModelURI(name=production.target.name, alias=alias)
-    return ModelManager(
-        target,
-        Registry(tracking_uri),
-        cast(Metrics, ShadowFollowerMetrics(metrics, alias)),
-        cache_root / "shadow",
+def shadow_of(production: ModelManager, services: ModelServices) -> Shadow | None:
+    """A served model's shadow when `SHADOW_ALIAS` is set: its follower loads as production's does (same
+    loader: COMPILE applies) into its own folder, and asks the registry itself, since a MODEL_FILTER
+    selection's snapshot only knows the serving alias."""
+    settings = services.settings
+    if settings.shadow_alias is None or production.target.alias == settings.shadow_alias:
+        return None
+    follower = ModelManager(
+        ModelURI(name=production.target.name, alias=settings.shadow_alias),
+        Registry(settings.mlflow_tracking_uri),
+        cast(Metrics, ShadowFollowerMetrics(services.metrics, settings.shadow_alias)),
+        production.cache_root / "shadow",
         cache_size=1,
-        interval_s=interval_s,
+        interval_s=settings.reload_interval_s,
         loader=production.loader,
+    )
+    tolerance = Tolerance(settings.shadow_atol, settings.shadow_rtol)
+    return Shadow(
+        follower, services.metrics, services.capture, settings.shadow_sample_rate, settings.shadow_queue_rows, tolerance
     )

@@ -27,9 +27,14 @@ _LIVE_GAUGE = re.compile(r"gauge_live\w+?_(\d+)\.db$")
 @dataclass
 class WorkerState:
     pid: int
-    ready: bool = False
-    versions: list[str] = field(default_factory=list)
-    """The versions this worker reports in `model_info` at 1 (one per served model)."""
+    readiness: list[bool] = field(default_factory=list)
+    """Each of this worker's `model_ready` series (one per served model): serving or not."""
+    versions: dict[str, str] = field(default_factory=dict)
+    """The version this worker reports in `model_info` at 1, by model."""
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.readiness) and all(self.readiness)
 
 
 def _alive(pid: int) -> bool:
@@ -64,9 +69,9 @@ def worker_states(folder: str) -> list[WorkerState]:
             for sample in metric.samples:
                 state = states.setdefault(pid, WorkerState(pid))
                 if sample.name == "model_ready":
-                    state.ready = sample.value == 1
+                    state.readiness.append(sample.value == 1)
                 elif sample.name == "model_info" and sample.value == 1:
-                    state.versions.append(sample.labels["version"])
+                    state.versions[sample.labels["model"]] = sample.labels["version"]
     return sorted(states.values(), key=lambda s: s.pid)
 
 

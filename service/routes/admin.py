@@ -17,13 +17,14 @@ import orjson
 from fastapi import APIRouter, Request
 
 from service.errors import ClientError
-from service.routes.common import State, read_body
+from service.routes.common import AppState, State, read_body
 from service.webhook_deliveries import MAX_WEBHOOK_AGE_S
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["admin"])
 
 ALIAS_EVENTS = {("model_version_alias", "created"), ("model_version_alias", "deleted")}
+CREATED = ("registered_model", "created")
 
 
 def _not_found() -> ClientError:
@@ -36,7 +37,8 @@ def _unauthorized(message: str) -> ClientError:
 
 @router.post("/admin/reload")
 async def reload(request: Request, state: State) -> dict[str, Any]:
-    """Resolve the alias now and load it if it moved; answers the versions before and after."""
+    """Resolve the aliases now and load what moved; answers the versions before and after (by model when
+    several are served)."""
     token = state.settings.admin_token
     if token is None:
         raise _not_found()
@@ -44,10 +46,18 @@ async def reload(request: Request, state: State) -> dict[str, Any]:
     expected = token.get_secret_value().encode()
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
         raise _unauthorized("a valid 'Authorization: Bearer <ADMIN_TOKEN>' header is required")
-    result = await asyncio.to_thread(state.manager.refresh, True)
-    if state.predictor.shadow is not None:
-        await asyncio.to_thread(state.predictor.shadow.follower.refresh, True)
-    return {"previous": result.previous, "current": result.current}
+    if state.selection is not None:
+        await state.selection.follow_once()
+    models = list(state.models)
+    results = await asyncio.gather(*(asyncio.to_thread(served.manager.refresh, True) for served in models))
+    shadows = [served.shadow.follower for served in models if served.shadow is not None]  # issue 18
+    await asyncio.gather(*(asyncio.to_thread(follower.refresh, True) for follower in shadows))
+    answers = {
+        served.name: {"previous": r.previous, "current": r.current} for served, r in zip(models, results, strict=True)
+    }
+    if len(models) == 1:
+        return next(iter(answers.values()))
+    return {"models": answers}
 
 
 @router.post("/webhooks/mlflow")
@@ -73,28 +83,36 @@ async def mlflow_webhook(request: Request, state: State) -> dict[str, Any]:
     data = event.get("data")
     if not isinstance(data, dict):
         data = {}
-    target = state.manager.target
-    relevant = (
-        (event.get("entity"), event.get("action")) in ALIAS_EVENTS
-        and data.get("name") == target.name
-        and target.alias is not None
-        and data.get("alias") == target.alias
-    )
-    if relevant:
-        log.info("webhook: %s.%s for %s; resolving now", event.get("entity"), event.get("action"), target)
-        state.manager.wake()
-    shadow = state.predictor.shadow  # shadow scoring (issue 18): its alias is followed the same way
-    shadow_event = (event.get("entity"), event.get("action")) in ALIAS_EVENTS and data.get("name") == target.name
-    if shadow is not None and shadow_event and data.get("alias") == shadow.alias:
-        log.info(
-            "webhook: %s.%s for the shadow %s; resolving now",
-            event.get("entity"),
-            event.get("action"),
-            shadow.alias,
-        )
-        shadow.follower.wake()
-        relevant = True
-    return {"accepted": True, "reloading": relevant}
+    kind = (event.get("entity"), event.get("action"))
+    shadow_moved = _wake_shadow(state, kind, data)  # shadow scoring (issue 18)
+    relevant = False
+    if state.selection is not None:
+        # A model created, or an alias that moved, may change what MODEL_FILTER selects: read it again (one
+        # registry call; the followers resolve from that read).
+        relevant = kind == CREATED or (kind in ALIAS_EVENTS and data.get("alias") == state.settings.model_alias)
+        if relevant:
+            log.info("webhook: %s.%s for %s; reading MODEL_FILTER now", *kind, data.get("name"))
+            state.selection.wake()
+        return {"accepted": True, "reloading": relevant or shadow_moved}
+    served = state.models.find(data.get("name"))
+    if kind in ALIAS_EVENTS and served is not None:
+        target = served.uri
+        if target.alias is not None and data.get("alias") == target.alias:
+            log.info("webhook: %s.%s for %s; resolving now", *kind, target)
+            served.manager.wake()
+            relevant = True
+    return {"accepted": True, "reloading": relevant or shadow_moved}
+
+
+def _wake_shadow(state: AppState, kind: tuple[object, object], data: dict[str, Any]) -> bool:
+    """An alias event for a served model's shadow alias wakes its shadow follower (service/shadow.py)."""
+    served = state.models.find(data.get("name"))
+    shadow = served.shadow if served is not None else None
+    if kind not in ALIAS_EVENTS or shadow is None or data.get("alias") != shadow.alias:
+        return False
+    log.info("webhook: %s.%s for %s's shadow @%s; resolving now", *kind, data.get("name"), shadow.alias)
+    shadow.follower.wake()
+    return True
 
 
 def verify_signature(secret: str, delivery_id: str, timestamp: str, signature: str, body: bytes) -> None:

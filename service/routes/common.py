@@ -10,8 +10,9 @@ from starlette.requests import ClientDisconnect
 
 from service.errors import ClientError, too_large
 from service.metrics import Metrics
-from service.model_manager import ModelManager
-from service.predictor import Prediction, Predictor
+from service.predictor import Prediction
+from service.selection_follower import SelectionFollower
+from service.served_models import ServedModels
 from service.server import BODY_TIMED_OUT
 from service.settings import Settings
 from service.webhook_deliveries import SeenDeliveries
@@ -21,8 +22,10 @@ from service.webhook_deliveries import SeenDeliveries
 class AppState:
     settings: Settings
     metrics: Metrics
-    manager: ModelManager
-    predictor: Predictor
+    models: ServedModels
+    """The served models by name: `models.get(name)` is how a request finds its model."""
+    selection: SelectionFollower | None = None
+    """With `MODEL_FILTER`: what keeps `models` in step with the registry (webhooks wake it)."""
     webhook_deliveries: SeenDeliveries = field(default_factory=SeenDeliveries)
 
 

@@ -98,3 +98,12 @@ V2_INFER_BODY: dict[str, Any] = {
         "404": {"description": "unknown model name or version"},
     },
 }
+
+NAME_PARAMETER = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "description": "The registered model's name (one of the models served)",
+    "schema": {"type": "string"},
+}
+"""Declared by hand: the endpoint reads the path itself (`DirectRoute`), so FastAPI cannot see the parameter."""

@@ -19,10 +19,10 @@ from service import pyfunc_input
 from service.errors import ClientError, ModelError
 from service.loaded_model import LoadedModel
 from service.middleware import RequestIds, request_id_of
-from service.predictor import Prediction
+from service.predictor import Prediction, Predictor
 from service.protocols import mlflow as protocol
 from service.routes.common import AppState, prediction_headers, read_body
-from service.routes.openapi import INVOCATIONS_BODY
+from service.routes.openapi import INVOCATIONS_BODY, NAME_PARAMETER
 
 
 class DirectRoute(APIRoute):
@@ -49,25 +49,32 @@ _PARSE_IN_THREAD_BYTES = 256 * 1024
 
 
 @router.post("/invocations", openapi_extra=INVOCATIONS_BODY, summary="Score rows (MLflow scoring protocol)")
+@router.post(
+    "/invocations/{name}",
+    openapi_extra={**INVOCATIONS_BODY, "parameters": [NAME_PARAMETER]},
+    summary="Score rows with one of several served models",
+)
 async def invocations(request: Request) -> Response:
+    """`/invocations` when one model is served; `/invocations/{name}` names one of several."""
     state: AppState = request.app.state.service
     body = await read_body(request, state.settings.max_request_bytes)
+    predictor = state.models.get(request.path_params.get("name")).predictor
     content_type = request.headers.get("content-type")
     mime = protocol.mime_type(content_type)
-    model = state.predictor.model()
+    model = predictor.model()
     request_id = request_id_of(request.scope)
     if not model.fast:
-        return _answer(await _as_mlflow(state, model, body, mime, request_id))
+        return _answer(await _as_mlflow(predictor, model, body, mime, request_id))
     try:
         if len(body) > _PARSE_IN_THREAD_BYTES:
             scoring = await asyncio.to_thread(protocol.parse, body, content_type)
         else:
             scoring = protocol.parse(body, content_type)
-        prediction = await state.predictor.predict(scoring.table, request_id, scoring.method, scoring.params)
+        prediction = await predictor.predict(scoring.table, request_id, scoring.method, scoring.params)
     except ClientError as refused:
         if refused.status != 400 or refused.error_code != "BAD_REQUEST":
             raise
-        return _answer(await _as_mlflow_would(state, model, body, mime, request_id, refused))
+        return _answer(await _as_mlflow_would(predictor, model, body, mime, request_id, refused))
     return Response(
         protocol.response(prediction.output, prediction.classes),
         media_type="application/json",
@@ -75,23 +82,25 @@ async def invocations(request: Request) -> Response:
     )
 
 
-async def _as_mlflow(state: AppState, model: LoadedModel, body: bytes, mime: str, request_id: RequestIds) -> Prediction:
+async def _as_mlflow(
+    predictor: Predictor, model: LoadedModel, body: bytes, mime: str, request_id: RequestIds
+) -> Prediction:
     """Parsed and scored by MLflow's own input handling (`service/pyfunc_input.py`)."""
     if len(body) > _PARSE_IN_THREAD_BYTES:
         parsed = await asyncio.to_thread(pyfunc_input.parse, body, mime, model.model_meta)
     else:
         parsed = pyfunc_input.parse(body, mime, model.model_meta)
-    return await state.predictor.predict_pyfunc(model, parsed, request_id)
+    return await predictor.predict_pyfunc(model, parsed, request_id)
 
 
 async def _as_mlflow_would(
-    state: AppState, model: LoadedModel, body: bytes, mime: str, request_id: RequestIds, refused: ClientError
+    predictor: Predictor, model: LoadedModel, body: bytes, mime: str, request_id: RequestIds, refused: ClientError
 ) -> Prediction:
     """What MLflow answers to a request the fast path refused: its answer, or its status for our message."""
     try:
         parsed = await asyncio.to_thread(pyfunc_input.parse, body, mime, model.model_meta)
         parsed.counted = False  # the fast path refused it: not a model error if the model raises too
-        return await state.predictor.predict_pyfunc(model, parsed, request_id)
+        return await predictor.predict_pyfunc(model, parsed, request_id)
     except ClientError as theirs:
         raise ClientError(refused.message, theirs.status, theirs.error_code) from None
     except ModelError:

@@ -9,12 +9,13 @@ from fastapi.responses import JSONResponse
 
 from service.errors import ClientError, NotReadyError
 from service.middleware import request_id_of
-from service.predictor import Prediction
+from service.predictor import Prediction, Predictor
 from service.protocols import v2 as protocol
 from service.protocols.v2_metadata import metadata
-from service.readiness import not_alive_reason, not_ready_reason
+from service.readiness import model_not_ready_reason, not_alive_reason, not_ready_reason
 from service.routes.common import State, prediction_headers, read_body
 from service.routes.openapi import V2_INFER_BODY
+from service.served_model import ServedModel
 from service.tensor_input import predict_tensors
 
 router = APIRouter(prefix="/v2", tags=["v2"])
@@ -27,11 +28,11 @@ class V2Error(ClientError):
         return {"error": self.message}
 
 
-def _served(state: State, name: str) -> Any:
-    model = state.predictor.model()
-    if name != model.name:
-        raise V2Error(f"model '{name}' is not served here (serving '{model.name}')", 404, "NOT_FOUND")
-    return model
+def _served(state: State, name: str) -> ServedModel:
+    try:
+        return state.models.get(name)
+    except ClientError as exc:
+        raise V2Error(exc.message, exc.status, exc.error_code) from None
 
 
 @router.get("")
@@ -53,13 +54,16 @@ async def ready(state: State) -> Response:
 
 @router.get("/models/{name}")
 async def model_metadata(name: str, state: State) -> dict[str, Any]:
-    return metadata(_served(state, name))
+    return metadata(_served(state, name).predictor.model())
 
 
 @router.get("/models/{name}/ready")
-async def model_ready(name: str, state: State) -> dict[str, Any]:
-    model = _served(state, name)
-    return {"name": model.name, "ready": True}
+async def model_ready(name: str, state: State) -> Response:
+    """200 `ready: true` while the model has a version serving and its calls are not stuck; else 503."""
+    served = _served(state, name)
+    if (reason := model_not_ready_reason(served)) is not None:
+        return JSONResponse({"name": served.name, "ready": False, "reason": reason}, status_code=503)
+    return JSONResponse({"name": served.name, "ready": True})
 
 
 @router.post("/models/{name}/infer", openapi_extra=V2_INFER_BODY)
@@ -74,10 +78,10 @@ async def infer_version(name: str, version: str, request: Request, state: State)
 
 async def _infer(name: str, version: str | None, request: Request, state: State) -> Response:
     try:
-        _served(state, name)
+        predictor = _served(state, name).predictor
         body = await read_body(request, state.settings.max_request_bytes)
         parsed = protocol.parse(body, request.headers.get("inference-header-content-length"))
-        prediction = await _predict(parsed, version, request, state)
+        prediction = await _predict(parsed, version, request, predictor)
         content, header_length = protocol.response(
             prediction.model.name,
             prediction.model.version,
@@ -98,11 +102,13 @@ async def _infer(name: str, version: str | None, request: Request, state: State)
     return Response(content, media_type="application/octet-stream", headers=headers)
 
 
-async def _predict(parsed: protocol.InferRequest, version: str | None, request: Request, state: State) -> Prediction:
+async def _predict(
+    parsed: protocol.InferRequest, version: str | None, request: Request, predictor: Predictor
+) -> Prediction:
     """Models with a column signature take the table path (checked, batched, captured); others the tensors."""
-    model = state.predictor.model(version)
+    model = predictor.model(version)
     if model.schema is not None:
         table = protocol.to_table(parsed)
-        return await state.predictor.predict(table, request_id_of(request.scope), parsed.method, version=version)
+        return await predictor.predict(table, request_id_of(request.scope), parsed.method, version=version)
     tensors = {tensor.name: tensor.array() for tensor in parsed.tensors}
-    return await predict_tensors(state.predictor, model, tensors, parsed.method)
+    return await predict_tensors(predictor, model, tensors, parsed.method)

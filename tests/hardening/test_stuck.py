@@ -54,7 +54,7 @@ def test_stuck_model_is_not_ready_then_not_live_and_recovers_when_calls_return(
             what="/health/ready to answer 503 while the calls are stuck",
         )
         assert "model calls are stuck" in not_ready.json()["reason"]
-        assert metric_value(service, "model_ready ") == 0
+        assert metric_value(service, f'model_ready{{model="{name}"}}') == 0
         not_live = wait_until(
             lambda: (r := httpx.get(f"{service.url}/health/live", timeout=10)).status_code == 503 and r,
             timeout=60,
@@ -71,6 +71,6 @@ def test_stuck_model_is_not_ready_then_not_live_and_recovers_when_calls_return(
     assert _status(service, "/health/live") == 200
     assert [_status(service, p) for p in ("/ping", "/health", "/v2/health/ready", "/v2/health/live")] == [200] * 4
     assert _predict(service).json() == {"predictions": [3.0]}
-    assert metric_value(service, "model_ready ") == 1
+    assert metric_value(service, f'model_ready{{model="{name}"}}') == 1
     log = service.log_text()
     assert log.count("model calls are stuck") == 1, log

@@ -1,0 +1,56 @@
+"""`GET /model`'s object for one served model: what it follows, what serves, how following goes."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from service.metrics import multiprocess_dir
+from service.served_model import ServedModel
+from service.settings import Settings
+from service.worker_states import worker_states
+
+
+def describe(served: ServedModel, settings: Settings) -> dict[str, Any]:
+    manager = served.manager
+    model = manager.current
+    target = manager.target
+    info: dict[str, Any] = {
+        "name": target.name,
+        "alias": target.alias,
+        "stage": target.stage,
+        "following": target.following and settings.reload_interval_s > 0,
+        "version": None,
+        "run_id": None,
+        "source": None,
+        "flavor": None,
+        "loaded_at": None,
+        "signature": None,
+        "runtime": None,
+        "compilation": None,
+        "alias_missing": manager.alias_missing,
+        "registry_reachable": manager.registry_ok,
+        "cached_versions": list(manager.cache),
+        "last_error": manager.last_error,
+        "code_version": settings.code_version or None,
+        "shadow": served.shadow.stats() if served.shadow is not None else None,  # shadow scoring (issue 18)
+    }
+    if (folder := multiprocess_dir()) is not None:
+        info["workers"] = [  # each worker process's own view: right after a swap they may differ for a moment
+            {"pid": w.pid, "ready": w.ready, "version": w.versions.get(target.name)} for w in worker_states(folder)
+        ]
+    if model is not None:
+        signature = model.signature or {}
+        info.update(
+            version=model.version,
+            run_id=model.meta.run_id,
+            source=model.meta.source,
+            flavor=model.flavor,
+            runtime=model.runtime,
+            compilation=model.compilation.as_dict() if model.compilation is not None else None,
+            loaded_at=datetime.fromtimestamp(model.loaded_at, UTC).isoformat(),
+            signature={k: json.loads(v) if isinstance(v, str) else v for k, v in signature.items()} or None,
+            warm_up_error=model.warm_up_error,
+        )
+    return info
