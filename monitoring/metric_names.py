@@ -33,6 +33,7 @@ class Metric:
 
 
 _DRIFT_FEATURE_TEST = ("model", "version", "feature", "test")
+_SHADOW_PAIR = ("model", "version", "shadow_version")
 
 METRICS: tuple[Metric, ...] = (
     Metric(
@@ -148,6 +149,41 @@ METRICS: tuple[Metric, ...] = (
         "drift_last_run_timestamp_seconds", "gauge", ("model",), "drift", "Unix time of the last drift check that ran."
     ),
     Metric("drift_retrain_triggered", "gauge", ("model",), "drift", "1 if the last check started retraining."),
+    # --- shadow scoring (issue 18; service/shadow_metrics.py) ---
+    Metric(
+        "shadow_compared_rows_total",
+        "counter",
+        _SHADOW_PAIR,
+        "predictor",
+        "Rows scored by both the production and the shadow version.",
+    ),
+    Metric(
+        "shadow_disagreeing_rows_total",
+        "counter",
+        _SHADOW_PAIR,
+        "predictor",
+        "Compared rows where the shadow version answers otherwise.",
+    ),
+    Metric("shadow_absolute_difference", "histogram", _SHADOW_PAIR, "predictor", "Regressors: |production - shadow|."),
+    Metric(
+        "shadow_probability_distance",
+        "histogram",
+        _SHADOW_PAIR,
+        "predictor",
+        "Total-variation distance between the two versions' class probabilities.",
+    ),
+    Metric(
+        "shadow_errors_total", "counter", ("model", "shadow_version"), "predictor", "Rows the shadow failed to score."
+    ),
+    Metric("shadow_dropped_rows_total", "counter", ("model",), "predictor", "Rows not shadowed: the queue was full."),
+    Metric(
+        "shadow_inference_duration_seconds",
+        "histogram",
+        ("model", "shadow_version"),
+        "predictor",
+        "Time inside the shadow version's model call.",
+    ),
+    # --- end shadow scoring ---
     Metric("up", "gauge", (), "prometheus", "1 if Prometheus' last scrape of the target succeeded."),
 )
 

@@ -52,6 +52,13 @@ class CapturedBatch:
     probabilities: np.ndarray | None = None
     """Rows by classes, when `predict_proba` was asked; `classes` names the columns."""
     classes: list[Any] | None = None
+    shadow_version: str | None = None
+    """The shadow version that scored these rows too (service/shadow.py); None when they were not shadowed."""
+    shadow_predictions: Any = None
+    shadow_probabilities: np.ndarray | None = None
+    """In the order of `classes`, when both versions gave probabilities for the same classes."""
+    shadow_error: str | None = None
+    """Why the shadow has no answer for these rows: "dropped" (queue full) or the exception type it raised."""
 
 
 def open_root(uri: str) -> tuple[pafs.FileSystem, str, bool]:
@@ -213,6 +220,10 @@ def _table(batches: list[CapturedBatch]) -> pa.Table:
     arrays[cols.RUNTIME] = per_row([b.runtime for b in batches], pa.string())
     arrays[cols.PREDICTION] = _predictions(batches)
     arrays[cols.PROBABILITIES], arrays[cols.CLASSES] = _probabilities(batches)
+    arrays[cols.SHADOW_VERSION] = per_row([b.shadow_version for b in batches], pa.string())
+    arrays[cols.SHADOW_PREDICTION] = _shadow_predictions(batches, arrays[cols.PREDICTION].type)
+    arrays[cols.SHADOW_PROBABILITIES] = _per_row_lists([(b.shadow_probabilities, b.n_rows) for b in batches])
+    arrays[cols.SHADOW_ERROR] = per_row([b.shadow_error for b in batches], pa.string())
     metadata = {cols.SCHEMA_KEY: str(cols.SCHEMA_VERSION).encode()}
     return pa.table(arrays).replace_schema_metadata(metadata)
 
@@ -225,6 +236,28 @@ def _predictions(batches: list[CapturedBatch]) -> pa.Array:
     if merged.dtype.kind in "biuf":
         return pa.array(merged.astype(np.float64))
     return pa.array(merged.astype(str))
+
+
+def _shadow_predictions(batches: list[CapturedBatch], kind: pa.DataType) -> pa.Array:
+    """The shadow's label or value per row, in `_prediction`'s type (null where it has none or not that type)."""
+    values: list[Any] = []
+    for batch in batches:
+        shadow = None if batch.shadow_predictions is None else np.asarray(batch.shadow_predictions)
+        if shadow is None or shadow.ndim != 1 or len(shadow) != batch.n_rows:
+            values.extend([None] * batch.n_rows)
+        elif pa.types.is_floating(kind):
+            values.extend(shadow.astype(np.float64).tolist() if shadow.dtype.kind in "biuf" else [None] * batch.n_rows)
+        else:
+            values.extend(shadow.astype(str).tolist())
+    return pa.array(values, type=kind)
+
+
+def _per_row_lists(parts: list[tuple[np.ndarray | None, int]]) -> pa.Array:
+    """Rows of floats (a probability vector per row), null for the parts that have none."""
+    rows: list[list[float] | None] = []
+    for values, n_rows in parts:
+        rows.extend([None] * n_rows if values is None else np.asarray(values, dtype=np.float64).tolist())
+    return pa.array(rows, pa.list_(pa.float64()))
 
 
 def _probabilities(batches: list[CapturedBatch]) -> tuple[pa.Array, pa.Array]:

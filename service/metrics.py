@@ -19,6 +19,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from service.shadow_metrics import ShadowMetrics
 from service.worker_states import LiveCollector
 
 # From 0.5 ms to 20 s: single-row sklearn calls take well under a millisecond, big batches seconds.
@@ -154,6 +155,7 @@ class Metrics:
             registry=reg,
         )
         # -- end memory budget --
+        self.shadow = ShadowMetrics(reg, LATENCY_BUCKETS)  # shadow scoring (issue 18)
         self._info_labels: dict[str, tuple[str, str, str, str, str]] = {}
         """The `model_info` labels set to 1, by model."""
 

@@ -18,6 +18,7 @@ from service.loaded_model import LoadedModel
 from service.middleware import RequestIds
 from service.model_manager import ModelManager
 from service.pyfunc_input import PyfuncRequest, capturable
+from service.shadow import Shadow, ShadowJob
 from service.table import RawTable
 
 # Above this many rows the signature check runs in a thread, so one big request cannot stall the loop.
@@ -43,6 +44,7 @@ class Predictor:
         max_rows: int,
         timeout_s: float,
         sample_rate: float = 1.0,
+        shadow: Shadow | None = None,
     ) -> None:
         self.manager = manager
         self.batcher = batcher
@@ -51,6 +53,8 @@ class Predictor:
         self.max_rows = max_rows
         self.timeout_s = timeout_s
         self.sample_rate = sample_rate
+        self.shadow = shadow
+        """Scores sampled requests with the shadow version too, after they were answered (service/shadow.py)."""
 
     def model(self, version: str | None = None) -> LoadedModel:
         """The version serving now, or a specific one still in memory; NotReadyError if none."""
@@ -93,7 +97,7 @@ class Predictor:
         finally:
             timer.cancel()
         classes = model.classes if method == "predict_proba" else None
-        self._record(model, columns, n_rows, request_id, output, classes)
+        self._record(model, columns, n_rows, request_id, output, classes, method)
         return Prediction(model, output, classes, ignored)
 
     async def predict_pyfunc(self, model: LoadedModel, request: PyfuncRequest, request_id: RequestIds) -> Prediction:
@@ -109,7 +113,7 @@ class Predictor:
             timer.cancel()
         columns = capturable(request, output)
         if columns is not None:
-            self._record(model, columns, len(request.data), request_id, output, None)
+            self._record(model, columns, len(request.data), request_id, output, None, pyfunc=request)
         return Prediction(model, output, None, [], request.unwrapped)
 
     def _expire(self, future: asyncio.Future[Any]) -> None:
@@ -129,29 +133,47 @@ class Predictor:
         request_id: RequestIds,
         output: Any,
         classes: list[Any] | None,
+        method: str = "predict",
+        pyfunc: PyfuncRequest | None = None,
     ) -> None:
-        """Offer the rows as the model saw them, with who answered and what, to the capture."""
-        if self.capture is None or (self.sample_rate < 1.0 and random.random() >= self.sample_rate):  # noqa: S311
+        """Offer the rows as the model saw them, with who answered and what, to the capture: through the shadow
+        when this request is shadowed (it offers them once it scored them), else directly."""
+        captured = self.capture is not None and (self.sample_rate >= 1.0 or random.random() < self.sample_rate)  # noqa: S311
+        shadow = self.shadow.job_for(model) if self.shadow is not None else None  # shadow scoring (issue 18)
+        if not captured and shadow is None:
             return
+        batch = self._captured(model, columns, n_rows, request_id, output, classes) if captured else None
+        if shadow is not None and self.shadow is not None:
+            self.shadow.offer(ShadowJob(shadow, model, method, n_rows, output, columns, pyfunc, batch))
+        elif batch is not None and self.capture is not None:
+            self.capture.offer(batch)
+
+    @staticmethod
+    def _captured(
+        model: LoadedModel,
+        columns: Any,
+        n_rows: int,
+        request_id: RequestIds,
+        output: Any,
+        classes: list[Any] | None,
+    ) -> CapturedBatch:
         labels, probabilities = output, None
         if classes is not None:
             probabilities = np.asarray(output)
             labels = np.asarray(classes)[np.argmax(probabilities, axis=1)]
-        self.capture.offer(
-            CapturedBatch(
-                model.name,
-                model.version,
-                columns,
-                n_rows,
-                request_id.client,
-                time.time(),
-                labels,
-                server_request_id=request_id.server,
-                run_id=model.meta.run_id,
-                runtime=model.runtime,
-                probabilities=probabilities,
-                classes=classes,
-            )
+        return CapturedBatch(
+            model.name,
+            model.version,
+            columns,
+            n_rows,
+            request_id.client,
+            time.time(),
+            labels,
+            server_request_id=request_id.server,
+            run_id=model.meta.run_id,
+            runtime=model.runtime,
+            probabilities=probabilities,
+            classes=classes,
         )
 
 

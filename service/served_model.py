@@ -25,6 +25,8 @@ from service.model_uri import ModelURI
 from service.predictor import Predictor
 from service.registry import Resolver
 from service.settings import Settings
+from service.shadow import Shadow
+from service.shadow_follower import shadow_of
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class ServedModel:
             loader=services.budgeted.loader(uri.name, services.loader),
         )
         self.metrics = services.metrics
+        self.shadow: Shadow | None = shadow_of(self.manager, services)  # SHADOW_ALIAS (issue 18)
         self.batcher = Batcher(services.metrics, settings.max_batch_size, settings.max_batch_wait_ms, model=uri.name)
         self.predictor = Predictor(
             self.manager,
@@ -70,6 +73,7 @@ class ServedModel:
             settings.max_rows,
             settings.request_timeout_s,
             settings.capture_sample_rate,
+            self.shadow,
         )
         self.last_used = time.monotonic()
         """`time.monotonic()` of the last request routed here."""
@@ -91,12 +95,16 @@ class ServedModel:
         """Start the model's queue consumer (on the running event loop) and its alias follower thread."""
         self.batcher.start()
         self.manager.start()
+        if self.shadow is not None:
+            self.shadow.start()
 
     async def stop(self) -> None:
         """Stop following, finish what is queued (requests in flight are answered), free the versions."""
         self.budgeted.forget(self.name)
         await asyncio.to_thread(self.manager.stop)
         await self.batcher.stop()
+        if self.shadow is not None:  # after the batcher (no more requests to shadow), before the capture closes
+            await asyncio.to_thread(self.shadow.stop)
         for loaded in list(self.manager.cache.values()):
             loaded.discard()
         shutil.rmtree(self.cache_root, ignore_errors=True)

@@ -116,6 +116,24 @@ class Settings(BaseSettings):
     """`auto`: serve scikit-learn models compiled to ONNX Runtime where the compiled form was proven equal to the
     native one at load (service/compiled.py); `off`: native only. MLflow's `onnx` flavor runs on ONNX Runtime."""
 
+    # --- Shadow scoring (issue 18; service/shadow.py) ---
+    shadow_alias: str | None = None
+    """Follow `models:/<name>@<SHADOW_ALIAS>` too (e.g. `Challenger`) and score sampled requests with it, off
+    the response path. Unset: no shadowing. An alias that does not exist yet is normal (nothing shadowed)."""
+
+    shadow_sample_rate: float = Field(default=1.0, ge=0, le=1)
+    """Share of requests scored by the shadow version too."""
+
+    shadow_queue_rows: int = Field(default=10_000, ge=1)
+    """Rows waiting for the shadow at most; beyond this, shadow work is dropped and counted, never waited for."""
+
+    shadow_atol: float = Field(default=1e-6, ge=0)
+    """Regressors: a row disagrees when |production - shadow| > SHADOW_ATOL + SHADOW_RTOL * |production| ..."""
+
+    shadow_rtol: float = Field(default=0.01, ge=0)
+    """... so by default more than 1% apart (the absolute term only matters near zero)."""
+    # --- end shadow scoring ---
+
     host: str = "0.0.0.0"
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)
@@ -147,6 +165,11 @@ class Settings(BaseSettings):
         if len(set(names)) != len(names):
             raise ValueError(f"MODEL_URI names a model twice ({value!r}): each model is served once")
         return value
+
+    @field_validator("shadow_alias", mode="before")
+    @classmethod
+    def _alias_or_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_level", "log_format", "compile", mode="before")
     @classmethod

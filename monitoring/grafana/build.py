@@ -10,6 +10,7 @@ from typing import Any
 from monitoring.grafana.drift import drift_panels
 from monitoring.grafana.panels import DATASOURCE, JOB, layout
 from monitoring.grafana.predictor import model_panels, traffic_panels
+from monitoring.grafana.shadow import shadow_panels
 
 DASHBOARD_PATH = Path(__file__).resolve().parent / "aliasserve.json"
 
@@ -95,7 +96,7 @@ def build_dashboard() -> dict[str, Any]:
         "weekStart": "",
         "templating": {"list": variables()},
         "annotations": {"list": dashboard_annotations()},
-        "panels": layout([*traffic_panels(), *model_panels(), *drift_panels()]),
+        "panels": layout([*traffic_panels(), *model_panels(), *shadow_panels(), *drift_panels()]),
     }
 
 

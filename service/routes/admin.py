@@ -17,7 +17,7 @@ import orjson
 from fastapi import APIRouter, Request
 
 from service.errors import ClientError
-from service.routes.common import State, read_body
+from service.routes.common import AppState, State, read_body
 from service.webhook_deliveries import MAX_WEBHOOK_AGE_S
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ async def reload(request: Request, state: State) -> dict[str, Any]:
         await state.selection.follow_once()
     models = list(state.models)
     results = await asyncio.gather(*(asyncio.to_thread(served.manager.refresh, True) for served in models))
+    shadows = [served.shadow.follower for served in models if served.shadow is not None]  # issue 18
+    await asyncio.gather(*(asyncio.to_thread(follower.refresh, True) for follower in shadows))
     answers = {
         served.name: {"previous": r.previous, "current": r.current} for served, r in zip(models, results, strict=True)
     }
@@ -82,6 +84,7 @@ async def mlflow_webhook(request: Request, state: State) -> dict[str, Any]:
     if not isinstance(data, dict):
         data = {}
     kind = (event.get("entity"), event.get("action"))
+    shadow_moved = _wake_shadow(state, kind, data)  # shadow scoring (issue 18)
     relevant = False
     if state.selection is not None:
         # A model created, or an alias that moved, may change what MODEL_FILTER selects: read it again (one
@@ -90,7 +93,7 @@ async def mlflow_webhook(request: Request, state: State) -> dict[str, Any]:
         if relevant:
             log.info("webhook: %s.%s for %s; reading MODEL_FILTER now", *kind, data.get("name"))
             state.selection.wake()
-        return {"accepted": True, "reloading": relevant}
+        return {"accepted": True, "reloading": relevant or shadow_moved}
     served = state.models.find(data.get("name"))
     if kind in ALIAS_EVENTS and served is not None:
         target = served.uri
@@ -98,7 +101,18 @@ async def mlflow_webhook(request: Request, state: State) -> dict[str, Any]:
             log.info("webhook: %s.%s for %s; resolving now", *kind, target)
             served.manager.wake()
             relevant = True
-    return {"accepted": True, "reloading": relevant}
+    return {"accepted": True, "reloading": relevant or shadow_moved}
+
+
+def _wake_shadow(state: AppState, kind: tuple[object, object], data: dict[str, Any]) -> bool:
+    """An alias event for a served model's shadow alias wakes its shadow follower (service/shadow.py)."""
+    served = state.models.find(data.get("name"))
+    shadow = served.shadow if served is not None else None
+    if kind not in ALIAS_EVENTS or shadow is None or data.get("alias") != shadow.alias:
+        return False
+    log.info("webhook: %s.%s for %s's shadow @%s; resolving now", *kind, data.get("name"), shadow.alias)
+    shadow.follower.wake()
+    return True
 
 
 def verify_signature(secret: str, delivery_id: str, timestamp: str, signature: str, body: bytes) -> None:

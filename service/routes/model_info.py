@@ -38,6 +38,7 @@ def describe(served: ServedModel, settings: Settings) -> dict[str, Any]:
         # memory budget: an unloaded model serves its alias's version on demand (service/budgeted_loading.py)
         "loaded": model is not None,
         "memory_mb": round(served.residency.memory_bytes / MB, 3),
+        "shadow": served.shadow.stats() if served.shadow is not None else None,  # shadow scoring (issue 18)
     }
     if model is None and manager.deferred is not None:
         info.update(version=manager.deferred.version, run_id=manager.deferred.run_id, source=manager.deferred.source)

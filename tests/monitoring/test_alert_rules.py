@@ -38,6 +38,7 @@ def test_there_are_unit_test_files() -> None:
         "alerts.capture.test.yml",
         "alerts.drift.test.yml",
         "alerts.model-calls.test.yml",
+        "alerts.shadow.test.yml",
         "alerts.test.yml",
     ]
 

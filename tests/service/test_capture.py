@@ -57,12 +57,18 @@ def test_files_follow_the_contract(tmp_path: Path) -> None:
         "_prediction",
         "_probabilities",
         "_classes",
+        "_shadow_version",
+        "_shadow_prediction",
+        "_shadow_probabilities",
+        "_shadow_error",
     ]
     assert table.schema.field("_timestamp").type == pa.timestamp("ms", tz="UTC")
     assert table.schema.field("size_band").type == pa.string()
     assert table.column("_request_id").to_pylist() == ["a"] * 4 + ["b"] * 3
     assert table.column("_model_version").to_pylist() == ["3"] * 4 + ["4"] * 3
     assert table.column("_prediction").to_pylist() == [0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0]
+    assert table.column("_shadow_version").to_pylist() == [None] * 7  # not shadowed
+    assert table.schema.field("_shadow_prediction").type == table.schema.field("_prediction").type
     assert _count(metrics, "capture_rows_total") == 7
     assert not list(tmp_path.rglob(".*"))  # no temporary file left behind
 

@@ -100,7 +100,7 @@ def test_probabilities_are_captured_with_their_classes_and_who_answered(
     assert set(table.column(cols.RUNTIME).to_pylist()) == {_runtime(service)}
     assert set(table.column(cols.SERVER_REQUEST_ID).to_pylist()) == {answer.headers["x-server-request-id"]}
     metadata = pq.read_schema(next(root.rglob("*.parquet"))).metadata
-    assert cols.schema_version(metadata) == cols.SCHEMA_VERSION == 2
+    assert cols.schema_version(metadata) == cols.SCHEMA_VERSION == 3
 
 
 def _runtime(service: RunningService) -> str:
