@@ -88,10 +88,13 @@ class InputSchema:
         None hands the table to the column-by-column path, which also words every error: anything
         unusual (a missing column, a null, a string, a boolean, a width mismatch) goes there.
         """
-        if table.rows is not None:
-            if len(table.rows[0]) != len(self.columns):
+        rows = table.rows
+        if rows is None and table.named_rows is not None and list(table.columns) == self.names:
+            rows = table.named_rows  # named in signature order: positional rows
+        if rows is not None:
+            if len(rows[0]) != len(self.columns):
                 return None
-            cells: list[Any] = table.rows
+            cells: list[Any] = rows
             ignored: list[str] = []
         else:
             source = table.columns
@@ -109,7 +112,7 @@ class InputSchema:
             return None
         if matrix.ndim != 2 or not np.isfinite(matrix).all():
             return None
-        if table.rows is not None:
+        if rows is not None:
             matrix = np.ascontiguousarray(matrix.T)
         return dict(zip(self.names, matrix, strict=True)), ignored
 
