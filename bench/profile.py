@@ -6,7 +6,8 @@ idle samples left out) while wrk loads it at each connection count. Each sample 
 its deepest frame that belongs to one (`STAGES`, first rule that matches a frame wins for that frame);
 a stage's share of the samples times the process's CPU time (from /proc) over the requests answered is
 its CPU microseconds per request. Stacks of threads other than the event loop's are named by thread
-(model thread, capture writer). Raw py-spy output stays in `bench/out/profile/`.
+(model thread, capture writer). Raw py-spy output stays in `bench/out/profile/`. `--baseline REV` profiles
+that commit too (exported beside the run with its own locked environment), interleaved with this one.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class Profile:
 def profile(server: servers.Server, label: str, connections: int, seconds: float, rate: int, out: Path) -> Profile:
     assert server.proc is not None
     pid = server.proc.pid
-    raw = out / f"{label.replace(' ', '_').replace(',', '')}-c{connections}.txt"
+    raw = out / f"{label.replace(' ', '_').replace('@', '')}-c{connections}.txt"
     record = ["record", "--pid", str(pid), "--rate", str(rate), "--nonblocking", "--threads", "--format", "raw"]
     spy = subprocess.Popen(
         [str(PY_SPY), *record, "--duration", str(int(seconds) + 2), "--output", str(raw)],
@@ -123,6 +124,23 @@ def table(profiles: list[Profile]) -> list[str]:
     return lines
 
 
+def exported(rev: str, out: Path) -> tuple[str, Path]:
+    """`rev` exported (`git archive`, no worktree) to `out/before-<commit>` with its locked environment."""
+    commit = subprocess.run(
+        ["git", "-C", str(servers.REPO), "rev-parse", "--short", f"{rev}^{{commit}}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    folder = out / f"before-{commit}"
+    if not (folder / "pyproject.toml").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "-C", str(servers.REPO), "archive", commit], check=True, capture_output=True)
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    subprocess.run(["uv", "sync", "--locked", "--no-dev", "--quiet"], cwd=folder, check=True)
+    return commit, folder
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument("--models", default="logreg,forest", help="any of logreg, forest, hgb")
@@ -131,21 +149,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=500, help="py-spy samples per second")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="predictor setting")
     parser.add_argument("--out", type=Path, default=HERE / "out")
+    parser.add_argument("--baseline", metavar="REV", help="also profile this commit, interleaved (before / after)")
     args = parser.parse_args(argv)
     out: Path = args.out.resolve()
     (out / "profile").mkdir(parents=True, exist_ok=True)
     settings = dict(item.split("=", 1) for item in args.env)
+    before = exported(args.baseline, out) if args.baseline else None
     profiles = []
     for model in register(out, tuple(args.models.split(","))):
-        server = servers.ours(model, tracking_uri(out), out, key="profile", **settings)
-        server.start()
+        under_test = {model.key: servers.ours(model, tracking_uri(out), out, key="profile", **settings)}
+        if before is not None:
+            label = f"{model.key} @{before[0]}"
+            under_test[label] = servers.ours(model, tracking_uri(out), out, key="profile-before", **settings)
+            under_test[label].args = [str(before[1] / ".venv" / "bin" / "python"), "-m", "service"]
+            under_test[label].cwd = before[1]
         try:
-            server.wait_ready()
-            run_wrk(server.url + server.predict_path, split_body(model), 8, 2.0)  # warm: versions' costs known
+            for server in under_test.values():
+                server.start()
+            for server in under_test.values():
+                server.wait_ready()
+                run_wrk(server.url + server.predict_path, split_body(model), 8, 2.0)  # warm: versions' costs known
             for connections in (int(c) for c in args.connections.split(",")):
-                profiles.append(profile(server, model.key, connections, args.seconds, args.rate, out / "profile"))
+                for label, server in under_test.items():
+                    profiles.append(profile(server, label, connections, args.seconds, args.rate, out / "profile"))
         finally:
-            server.stop()
+            for server in under_test.values():
+                server.stop()
     print("\n".join(table(profiles)))
     return 0
 

@@ -31,7 +31,7 @@ from service.loaded_model import LoadedModel
 from service.metrics import Metrics
 from service.model_thread import ModelThreads
 from service.pyfunc_input import PyfuncRequest
-from service.schema import Columns
+from service.schema import Columns, MatrixColumns, matrix_of
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ class Batcher:
         outcomes: list[Outcome] = []
         if len(live) > 1:
             try:
-                merged = {name: np.concatenate([job.columns[name] for job in live]) for name in live[0].columns}
+                merged = _merged([job.columns for job in live])
                 output = self._call(live[0], merged, sum(job.n_rows for job in live))
             except Exception:  # noqa: S110 - retried one by one below, so each request gets its own error
                 pass
@@ -309,6 +309,14 @@ def _groups(jobs: list[Job]) -> list[list[Job]]:
             key = (id(job.model), job.method, id(job.params) if job.params else 0)
         groups.setdefault(key, []).append(job)
     return list(groups.values())
+
+
+def _merged(requests: list[Columns]) -> Columns:
+    """The requests' columns as one table: their matrices side by side when each has one."""
+    blocks = [block for columns in requests if (block := matrix_of(columns)) is not None]
+    if len(blocks) == len(requests):
+        return MatrixColumns.of(list(requests[0]), np.concatenate(blocks, axis=1))
+    return {name: np.concatenate([columns[name] for columns in requests]) for name in requests[0]}
 
 
 def _settle(outcomes: list[Outcome]) -> None:

@@ -32,6 +32,28 @@ _FALSE = {"false", "False", "FALSE", "0"}
 Columns = dict[str, np.ndarray]
 
 
+class MatrixColumns(dict[str, np.ndarray]):
+    """Columns that are the rows of one C-ordered (columns × rows) matrix, kept as `matrix`.
+
+    What the all-double check produces: readers that want the whole block (the capture writer, a merged
+    batch) take it at once instead of touching one small array per column and request, which at ~30
+    columns and thousands of one-row requests is most of the cost of writing a capture file.
+    """
+
+    matrix: np.ndarray
+
+    @classmethod
+    def of(cls, names: list[str], matrix: np.ndarray) -> MatrixColumns:
+        columns = cls(zip(names, matrix, strict=True))
+        columns.matrix = matrix
+        return columns
+
+
+def matrix_of(columns: Columns) -> np.ndarray | None:
+    """The (columns × rows) block behind `columns`, or None when they are separate arrays."""
+    return columns.matrix if isinstance(columns, MatrixColumns) else None
+
+
 @dataclass(frozen=True)
 class ColumnSpec:
     name: str
@@ -113,8 +135,9 @@ class InputSchema:
         if matrix.ndim != 2 or not np.isfinite(matrix).all():
             return None
         if rows is not None:
-            matrix = np.ascontiguousarray(matrix.T)
-        return dict(zip(self.names, matrix, strict=True)), ignored
+            matrix = matrix.T.copy()  # C order: each column's values contiguous (`ascontiguousarray` keeps a
+            # one-row matrix as a view)
+        return MatrixColumns.of(self.names, matrix), ignored
 
     def _named(self, table: RawTable) -> dict[str, Column]:
         if table.rows is None:

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 from fastapi import APIRouter, FastAPI
 
+from service.batching import _merged
+from service.capture import CapturedBatch, _table
 from service.middleware import direct_routes
 from service.routes.scoring import DirectRoute
-from service.schema import ColumnSpec, InputSchema
+from service.schema import ColumnSpec, InputSchema, matrix_of
 from service.table import RawTable
 from tests.conftest import RegisteredModel
 from tests.processes import RunningService
@@ -86,3 +88,28 @@ def test_errors_on_the_direct_route_keep_ids_and_metrics(
         metrics = client.get("/metrics").text
     assert 'http_requests_total{method="POST",route="/invocations",status="400"}' in metrics
     assert 'http_requests_total{method="POST",route="/invocations",status="415"}' in metrics
+
+
+def _checked(rows: list[list[float]]) -> dict[str, np.ndarray]:
+    return SCHEMA.check(RawTable.from_rows(rows, "data", ["a", "b", "c"]))[0]
+
+
+def test_capture_files_and_merged_batches_from_matrices_equal_those_from_columns() -> None:
+    """The checker's matrix is taken whole by the capture writer and the batcher: same table, same merge."""
+    requests = [_checked([[1.0, 2.0, 3.0]]), _checked([[4.0, 5.5, 6.0], [7.0, 8.0, 9.25], [0.5, 0.0, -1.0]])]
+    assert all(matrix_of(columns) is not None for columns in requests)
+    plain = [dict(columns) for columns in requests]
+    assert all(matrix_of(columns) is None for columns in plain)
+
+    def batches(columns: list[dict[str, np.ndarray]]) -> list[CapturedBatch]:
+        return [
+            CapturedBatch("m", "1", c, len(c["a"]), f"r{i}", 1.7e9, np.zeros(len(c["a"])), server_request_id=f"s{i}")
+            for i, c in enumerate(columns)
+        ]
+
+    assert _table(batches(requests)).equals(_table(batches(plain)))
+    merged, by_column = _merged(requests), _merged(plain)
+    assert matrix_of(merged) is not None
+    assert list(merged) == list(by_column) == ["a", "b", "c"]
+    for name in merged:
+        assert np.array_equal(merged[name], by_column[name])
