@@ -11,7 +11,9 @@ Calls run in one model thread, so a slow model never stalls the event loop. A ca
 `abandon_after_s` once all its requests have timed out is abandoned (`service/model_thread.py`), so one
 call that never returns does not take the service down with it. A model whose calls take well under a
 millisecond or two is called on the event loop itself: handing it to the thread and back costs two thread
-wake-ups, more than the call, and under CPU contention each wake-up can wait for a time slice.
+wake-ups, more than the call, and under CPU contention each wake-up can wait for a time slice. When such a
+call arrives alone (the consumer idle, nothing queued, no other request received by the server: see
+`service/server.py`) it is made in the request's own task, without the hop through the consumer.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from service.loaded_model import LoadedModel
 from service.metrics import Metrics
 from service.model_thread import ModelThreads
 from service.pyfunc_input import PyfuncRequest
-from service.schema import Columns
+from service.schema import Columns, MatrixColumns, matrix_of
+from service.server import requests_in_flight
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,8 @@ class Batcher:
         self._call_seconds: dict[int, float] = {}
         """Running average of the CPU time of a call, by `id()` of the loaded version."""
         self._calls = 0
+        self._waiting = False
+        """The consumer is idle, waiting for a request: a lone cheap call may run in `submit` itself."""
         self._series: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
         """A version's inference-duration, batch-rows and predictions series: `labels()` costs ~10 µs a call."""
 
@@ -130,7 +135,11 @@ class Batcher:
         if self._threads.stuck:
             raise self._threads.stuck_error()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(Job(model, columns, n_rows, method, params, future))
+        job = Job(model, columns, n_rows, method, params, future)
+        if self._waiting and requests_in_flight() == 1 and self._queue.empty() and self._inline([job]):
+            self._run_group([job], _settle)  # a lone request for a cheap model: no hop through the consumer task
+        else:
+            self._queue.put_nowait(job)
         return future
 
     def submit_pyfunc(self, model: LoadedModel, request: PyfuncRequest, n_rows: int) -> asyncio.Future[Any]:
@@ -144,7 +153,11 @@ class Batcher:
     async def _consume(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            jobs = [await self._queue.get()]
+            self._waiting = True
+            try:
+                jobs = [await self._queue.get()]
+            finally:
+                self._waiting = False
             wait_s = self.max_wait_s if self._last_batch > 1 else 0.0
             deadline = loop.time() + wait_s
             while len(jobs) < self.max_batch_size:
@@ -221,7 +234,7 @@ class Batcher:
         outcomes: list[Outcome] = []
         if len(live) > 1:
             try:
-                merged = {name: np.concatenate([job.columns[name] for job in live]) for name in live[0].columns}
+                merged = _merged([job.columns for job in live])
                 output = self._call(live[0], merged, sum(job.n_rows for job in live))
             except Exception:  # noqa: S110 - retried one by one below, so each request gets its own error
                 pass
@@ -318,6 +331,14 @@ def _groups(jobs: list[Job]) -> list[list[Job]]:
             key = (id(job.model), job.method, id(job.params) if job.params else 0)
         groups.setdefault(key, []).append(job)
     return list(groups.values())
+
+
+def _merged(requests: list[Columns]) -> Columns:
+    """The requests' columns as one table: their matrices side by side when each has one."""
+    blocks = [block for columns in requests if (block := matrix_of(columns)) is not None]
+    if len(blocks) == len(requests):
+        return MatrixColumns.of(list(requests[0]), np.concatenate(blocks, axis=1))
+    return {name: np.concatenate([columns[name] for columns in requests]) for name in requests[0]}
 
 
 def _settle(outcomes: list[Outcome]) -> None:

@@ -29,7 +29,7 @@ from pyarrow import fs as pafs
 
 from service import capture_schema as cols
 from service.metrics import Metrics
-from service.schema import Columns
+from service.schema import Columns, matrix_of
 
 log = logging.getLogger(__name__)
 
@@ -201,13 +201,13 @@ def _partitions(batches: list[CapturedBatch]) -> dict[tuple[str, datetime, tuple
 
 
 def _table(batches: list[CapturedBatch]) -> pa.Table:
-    arrays = {
-        name: pa.array(np.concatenate([b.columns[name] for b in batches]), from_pandas=True)
-        for name in batches[0].columns
-    }
+    arrays = _inputs(batches)
     counts = [b.n_rows for b in batches]
+    one_row_each = sum(counts) == len(counts)
 
     def per_row(values: list[Any], kind: pa.DataType) -> pa.Array:
+        if one_row_each:
+            return pa.array(values, type=kind)
         return pa.array(np.repeat(np.asarray(values, dtype=object), counts), type=kind)
 
     arrays[cols.REQUEST_ID] = per_row([b.request_id for b in batches], pa.string())
@@ -226,6 +226,18 @@ def _table(batches: list[CapturedBatch]) -> pa.Table:
     arrays[cols.SHADOW_ERROR] = per_row([b.shadow_error for b in batches], pa.string())
     metadata = {cols.SCHEMA_KEY: str(cols.SCHEMA_VERSION).encode()}
     return pa.table(arrays).replace_schema_metadata(metadata)
+
+
+def _inputs(batches: list[CapturedBatch]) -> dict[str, pa.Array]:
+    """The input columns: one concatenation of the batches' matrices when every batch has one (the flush
+    then holds the GIL for milliseconds, not the ~0.7 s per 10,000 one-row batches of a column-by-column
+    concatenation, measured here), else column by column."""
+    names = list(batches[0].columns)
+    blocks = [block for b in batches if (block := matrix_of(b.columns)) is not None]
+    if len(blocks) == len(batches):
+        merged = np.concatenate(blocks, axis=1)
+        return {name: pa.array(merged[i], from_pandas=True) for i, name in enumerate(names)}
+    return {name: pa.array(np.concatenate([b.columns[name] for b in batches]), from_pandas=True) for name in names}
 
 
 def _predictions(batches: list[CapturedBatch]) -> pa.Array:

@@ -32,6 +32,28 @@ _FALSE = {"false", "False", "FALSE", "0"}
 Columns = dict[str, np.ndarray]
 
 
+class MatrixColumns(dict[str, np.ndarray]):
+    """Columns that are the rows of one C-ordered (columns × rows) matrix, kept as `matrix`.
+
+    What the all-double check produces: readers that want the whole block (the capture writer, a merged
+    batch) take it at once instead of touching one small array per column and request, which at ~30
+    columns and thousands of one-row requests is most of the cost of writing a capture file.
+    """
+
+    matrix: np.ndarray
+
+    @classmethod
+    def of(cls, names: list[str], matrix: np.ndarray) -> MatrixColumns:
+        columns = cls(zip(names, matrix, strict=True))
+        columns.matrix = matrix
+        return columns
+
+
+def matrix_of(columns: Columns) -> np.ndarray | None:
+    """The (columns × rows) block behind `columns`, or None when they are separate arrays."""
+    return columns.matrix if isinstance(columns, MatrixColumns) else None
+
+
 @dataclass(frozen=True)
 class ColumnSpec:
     name: str
@@ -88,10 +110,13 @@ class InputSchema:
         None hands the table to the column-by-column path, which also words every error: anything
         unusual (a missing column, a null, a string, a boolean, a width mismatch) goes there.
         """
-        if table.rows is not None:
-            if len(table.rows[0]) != len(self.columns):
+        rows = table.rows
+        if rows is None and table.named_rows is not None and list(table.columns) == self.names:
+            rows = table.named_rows  # named in signature order: positional rows
+        if rows is not None:
+            if len(rows[0]) != len(self.columns):
                 return None
-            cells: list[Any] = table.rows
+            cells: list[Any] = rows
             ignored: list[str] = []
         else:
             source = table.columns
@@ -109,9 +134,10 @@ class InputSchema:
             return None
         if matrix.ndim != 2 or not np.isfinite(matrix).all():
             return None
-        if table.rows is not None:
-            matrix = np.ascontiguousarray(matrix.T)
-        return dict(zip(self.names, matrix, strict=True)), ignored
+        if rows is not None:
+            matrix = matrix.T.copy()  # C order: each column's values contiguous (`ascontiguousarray` keeps a
+            # one-row matrix as a view)
+        return MatrixColumns.of(self.names, matrix), ignored
 
     def _named(self, table: RawTable) -> dict[str, Column]:
         if table.rows is None:

@@ -51,6 +51,15 @@ class ConnectionLimits:
 
 DEFAULT_LIMITS = ConnectionLimits()
 
+_requests: set[Any] | None = None
+"""uvicorn's request tasks of this process's server (`ServerState.tasks`), once a connection has come in."""
+
+
+def requests_in_flight() -> int | None:
+    """Requests whose head has arrived and whose answer is not finished, across connections; None when the
+    service is not served by `HttpProtocol` (then nothing is known of the other requests)."""
+    return None if _requests is None else len(_requests)
+
 
 def protocol_factory(limits: ConnectionLimits) -> type[asyncio.Protocol]:
     """What uvicorn's `http=` takes: uvicorn calls it as it would the class, and a partial pickles, so it
@@ -72,6 +81,8 @@ class HttpProtocol(HttpToolsProtocol):
         limits: ConnectionLimits = DEFAULT_LIMITS,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
+        global _requests  # one server per process
+        _requests = server_state.tasks
         self.limits = limits
         self._phase: Literal["idle", "head", "body"] = "idle"
         self._began = False

@@ -23,6 +23,9 @@ class RawTable:
     rows: list[list[Any]] | None = None
     n_rows: int = 0
     text: bool = False
+    named_rows: list[list[Any]] | None = None
+    """The rows `columns` were read from, one value per column in `columns`' order (`dataframe_split`): a
+    checker whose signature has these names in this order takes the matrix from them at once."""
 
     @classmethod
     def from_columns(cls, columns: dict[str, Column], text: bool = False) -> RawTable:
@@ -56,7 +59,8 @@ class RawTable:
                 raise bad_request(f"{where}: row {i} has {len(row)} values, expected {width} (ragged rows)")
         if columns is None:
             return cls(rows=rows, n_rows=len(rows))
-        return cls(columns={name: [row[j] for row in rows] for j, name in enumerate(columns)}, n_rows=len(rows))
+        by_column = dict(zip(columns, map(list, zip(*rows, strict=True)), strict=True)) if rows else {}
+        return cls(columns={name: by_column.get(name, []) for name in columns}, n_rows=len(rows), named_rows=rows)
 
 
 def _kind(value: object) -> str:

@@ -138,6 +138,8 @@ def _table(key: str, payload: Any) -> RawTable:
 def _check_names(columns: Any, where: str) -> None:
     if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
         raise bad_request(f"{where} must be a list of column names")
+    if len(set(columns)) == len(columns):
+        return
     duplicates = sorted({c for c in columns if columns.count(c) > 1})
     if duplicates:
         raise bad_request(f"{where} names column(s) {duplicates} more than once")
