@@ -142,6 +142,7 @@ METRICS: tuple[Metric, ...] = (
         "drift_last_run_timestamp_seconds", "gauge", ("model",), "drift", "Unix time of the last drift check that ran."
     ),
     Metric("drift_retrain_triggered", "gauge", ("model",), "drift", "1 if the last check started retraining."),
+    Metric("drift_check_failed", "gauge", ("model",), "drift", "1 if the model's last drift check could not run."),
     Metric("up", "gauge", (), "prometheus", "1 if Prometheus' last scrape of the target succeeded."),
 )
 
