@@ -119,7 +119,7 @@ def test_one_job_checks_every_selected_model_on_its_own(
     assert summary["models"] == len(name)
     assert (summary["drift"], summary["no_drift"]) == (sorted([name["cooling"], name["drifted"]]), [name["steady"]])
     assert (summary["insufficient_data"], summary["retrain_triggered"]) == ([name["few"]], [name["drifted"]])
-    assert list(summary["failed"]) == [name["broken"]] and summary["exit_code"] == 1
+    assert (list(summary["failed"]), summary["exit_code"]) == ([name["broken"]], 1)
 
     samples = _gateway_samples(gateway)
     assert samples[("drift_detected", name["drifted"])] == 1.0
