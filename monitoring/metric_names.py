@@ -94,7 +94,13 @@ METRICS: tuple[Metric, ...] = (
         "predictor",
         "Attempts to load a new version, result=success|failure.",
     ),
-    Metric("model_last_reload_timestamp_seconds", "gauge", (), "predictor", "Unix time of the last successful load."),
+    Metric(
+        "model_last_reload_timestamp_seconds",
+        "gauge",
+        ("model",),
+        "predictor",
+        "Unix time of the last successful load.",
+    ),
     Metric(
         "model_registry_errors_total",
         "counter",
@@ -102,11 +108,11 @@ METRICS: tuple[Metric, ...] = (
         "predictor",
         "Failed calls to the MLflow registry (alias resolution, downloads).",
     ),
-    Metric("model_ready", "gauge", (), "predictor", "1 while a model is loaded and serving, else 0."),
+    Metric("model_ready", "gauge", ("model",), "predictor", "1 while the model has a version serving, else 0."),
     Metric(
         "model_alias_missing",
         "gauge",
-        (),
+        ("model",),
         "predictor",
         "1 when the followed alias was deleted and the last loaded version is kept.",
     ),
