@@ -16,6 +16,8 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from prometheus_client.parser import text_string_to_metric_families
 
+from drift import each_model
+from drift.cli import parse_command_line
 from drift.retrain import LAST_RETRAIN_AT, claim
 from tests.drift.capture_files import write_capture
 from tests.drift.drift_process import END, ZeroPredictor, demo_rows, finish_drift, start_drift
@@ -130,3 +132,28 @@ def test_one_job_checks_every_selected_model_on_its_own(
     assert samples[("drift_retrain_triggered", name["cooling"])] == 0.0
     assert samples[("drift_check_failed", name["broken"])] == 1.0
     assert samples[("drift_check_failed", name["steady"])] == 0.0
+
+
+def test_no_check_starts_once_the_time_budget_is_spent(
+    mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The budget's clock jumps an hour after the first check started: the second model is skipped."""
+    readings = iter([0.0, 0.0, 3600.0])
+    monkeypatch.setattr(each_model, "_clock", lambda: next(readings))
+    uris = "models:/no-such-model-a@Production,models:/no-such-model-b@Production"
+    argv = ["run", "--model-uri", uris, "--time-budget", "10m", "--capture-uri", "unused"]
+    settings = parse_command_line(argv, {"MLFLOW_TRACKING_URI": mlflow_server.uri})
+    assert settings.selection is not None
+
+    assert each_model.check_each_model(settings, settings.selection) == 1
+
+    out = capsys.readouterr()
+    *lines, summary = [json.loads(line) for line in out.out.splitlines() if line.startswith("{")]
+    assert [(line["model"], line["status"]) for line in lines] == [
+        ("no-such-model-a", "failed"),
+        ("no-such-model-b", "skipped"),
+    ]
+    assert "unknown model 'no-such-model-a'" in lines[0]["error"]
+    assert lines[1]["error"] == "time budget of 10m spent before its check started"
+    assert (summary["skipped"], summary["exit_code"]) == (["no-such-model-b"], 1)
+    assert out.err.strip() == "drift: could not check no-such-model-a, no-such-model-b (0 of 2 models checked)"
