@@ -35,10 +35,14 @@ class ModelURIs(tuple[ModelURI, ...]):
 
 
 def parse_model_uris(text: str) -> ModelURIs:
-    """`models:/a@Production,models:/b/3`; raises ValueError naming the URI at fault."""
-    parts = [part.strip() for part in text.split(",")]
-    if not any(parts) or not all(parts):
-        raise ValueError(f"MODEL_URI {text!r}: give one or more model URIs separated by commas, none empty")
+    """`models:/a@Production,models:/b/3`; raises ValueError naming the URI at fault.
+
+    Read as the predictor's settings read `MODEL_URI` (service/settings.py): empty items are ignored, a
+    model named twice is refused.
+    """
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
+        raise ValueError(f"MODEL_URI {text!r} names no model: give one or more model URIs separated by commas")
     uris = ModelURIs(parse_model_uri(part) for part in parts)
     names = [uri.name for uri in uris]
     if len(set(names)) != len(names):
