@@ -4,6 +4,9 @@ Exit codes: 0 the check ran (drift or not, or too little data: `drift_detected` 
 run (unknown model or alias, no reference artifact, capture columns that do not match, registry
 unreachable); 2 bad command line; 3 the check ran but the retraining it started failed. Failures print
 one line on stderr and no traceback; progress goes to stdout, whose last line is the JSON result.
+
+Several models (a `--model-uri` list or `--model-filter`, drift/each_model.py): one JSON line per model,
+then a summary line; the exit code is the worst of the models' (1 over 3 over 0).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
 from drift import DriftError, audit_cli
+from drift.selection import ModelURIs, parse_model_uris, selection_from
 from drift.settings import (
     DriftSettings,
     absolute_local,
@@ -29,7 +33,7 @@ from drift.settings import (
     retrain_request,
 )
 from drift.verdict import CORRECTIONS, Thresholds
-from service.model_uri import ModelURI, parse_model_uri
+from service.model_uri import ModelURI
 
 
 class UsageError(DriftError):
@@ -43,9 +47,9 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _model_uri(text: str) -> ModelURI:
+def _model_uris(text: str) -> ModelURIs:
     try:
-        return parse_model_uri(text)
+        return parse_model_uris(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc).replace("MODEL_URI ", "", 1)) from exc
 
@@ -101,9 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="compare captured inputs in a window with the reference rows")
     run.add_argument(
         "--model-uri",
-        type=_model_uri,
-        required=True,
-        help="models:/NAME@ALIAS, models:/NAME/STAGE or models:/NAME/VERSION",
+        type=_model_uris,
+        help="models:/NAME@ALIAS, models:/NAME/STAGE or models:/NAME/VERSION; several comma-separated "
+        "(default: $MODEL_URI)",
+    )
+    run.add_argument(
+        "--model-filter",
+        help="check every registered model matching this MLflow search filter (default: $MODEL_FILTER)",
+    )
+    run.add_argument("--model-alias", help="the alias checked with --model-filter (default: $MODEL_ALIAS, Production)")
+    run.add_argument(
+        "--time-budget",
+        type=_duration,
+        help="several models: start no check after this long (below the CronJob's activeDeadlineSeconds)",
     )
     run.add_argument("--capture-uri", help="capture root (default: $CAPTURE_URI, else ./capture)")
     run.add_argument("--window", type=_duration, default="24h", help="how far back to read captures (30m, 24h, 7d)")
@@ -152,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> DriftSettings:
     """Combine parsed flags with the environment; cross-flag mistakes raise UsageError."""
     capture, tracking = environment_defaults(environ)
+    try:
+        selection = selection_from(args.model_uri, args.model_filter, args.model_alias, environ)
+    except ValueError as exc:
+        raise UsageError(f"python -m drift run: {str(exc).replace('MODEL_URI ', '--model-uri ', 1)}") from exc
+    single = selection.single
+    # With several models this is a template: each check gets its own URI from `DriftSettings.for_model`.
+    model_uri = single or (selection.uris[0] if selection.uris else ModelURI(name="*", alias=selection.alias))
     retrain = None
     if args.retrain:
         try:
@@ -161,14 +182,14 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
                 args.promote,
                 args.cooldown,
                 args.retrain_project_uri,
-                stage=args.model_uri.stage,  # a model followed by stage is promoted by stage transition
+                stage=model_uri.stage,  # a model followed by stage is promoted by stage transition
             )
         except ValueError as exc:
             raise UsageError(f"python -m drift run: {exc}") from exc
     if args.pushgateway is not None and not args.pushgateway.strip():
         raise UsageError("python -m drift run: --pushgateway is empty")
     return DriftSettings(
-        model_uri=args.model_uri,
+        model_uri=model_uri,
         capture_uri=absolute_local(args.capture_uri or capture),
         tracking_uri=absolute_tracking_uri(tracking),
         window=args.window,
@@ -182,6 +203,8 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
         pushgateway=args.pushgateway,
         retrain=retrain,
         seed=args.seed,
+        selection=None if single is not None else selection,
+        time_budget=args.time_budget,
     )
 
 
@@ -230,6 +253,15 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     from drift.result import result_json
 
     configure_logging()  # importing MLflow gave its loggers a stderr handler of their own: take them back
+    if settings.selection is not None:
+        from drift.each_model import check_each_model
+
+        try:
+            return check_each_model(settings, settings.selection)
+        except (DriftError, MlflowException) as exc:
+            return _fail(f"cannot select the models to check: {one_line(exc)}", 1)
+        except KeyboardInterrupt:
+            return _fail("interrupted", 130)
     try:
         result = run_drift_check(settings)
     except DriftError as exc:

@@ -3,6 +3,9 @@
 `push_to_gateway` replaces the whole group (HTTP PUT), so features that disappeared from a model, or a
 verdict that could not be made this time, do not linger from an earlier run. With too little data only
 the row counts, the timestamp and the retrain flag are pushed: `drift_detected` is absent, not a guess.
+A model whose check could not run (a job over several models goes on with the others) sets only
+`drift_check_failed` to 1 (HTTP POST: the group's other metrics, the last verdict, stay); its next
+successful check sets it back to 0.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 
-from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
+from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, pushadd_to_gateway
 
 from drift.result import DriftResult
 from drift.verdict import FeatureVerdict
@@ -61,10 +64,23 @@ def build_registry(result: DriftResult, now: float | None = None) -> CollectorRe
     Gauge("drift_last_run_timestamp_seconds", "When the check ran (unix time)", both, registry=registry).labels(
         model, version
     ).set(time.time() if now is None else now)
+    _check_failed(registry).labels(model).set(0.0)
     Gauge("drift_retrain_triggered", "1 when this check started a retraining", both, registry=registry).labels(
         model, version
     ).set(float(bool(result.retrain.get("triggered"))))
     return registry
+
+
+def _check_failed(registry: CollectorRegistry) -> Gauge:
+    return Gauge("drift_check_failed", "1 when the model's last check could not run", ["model"], registry=registry)
+
+
+def push_failure(model: str, gateway: str, timeout: float = 10.0) -> None:
+    """Mark `model`'s check as failed in its group, keeping the group's other metrics (its last verdict)."""
+    registry = CollectorRegistry()
+    _check_failed(registry).labels(model).set(1.0)
+    pushadd_to_gateway(gateway, job=JOB, registry=registry, grouping_key={"model": model}, timeout=timeout)
+    logger.info("pushed the failed check of %s to %s", model, gateway)
 
 
 def push(result: DriftResult, gateway: str, timeout: float = 10.0) -> None:

@@ -32,6 +32,7 @@ from mlflow.exceptions import ExecutionException, MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 
 from drift.reference import one_line
+from drift.selection import CLAIM_FOR_TAG
 from drift.settings import RetrainRequest
 from training.registry import production_version
 from training.tracking import experiment_name_for
@@ -41,7 +42,6 @@ logger = logging.getLogger(__name__)
 LAST_RETRAIN_AT = "aliasserve.last_retrain_at"
 LAST_RETRAIN_DRIFT_RUN = "aliasserve.last_retrain_drift_run"
 DRIFT_DETECTED_TAG = "aliasserve.drift_detected"
-CLAIM_FOR_TAG = "aliasserve.retrain_claim_for"
 ENTRY_POINT = "train"
 
 

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from drift.selection import Selection
 from drift.verdict import Thresholds
 from service.model_uri import ModelURI
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 DEFAULT_CAPTURE_URI = "./capture"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MODEL_PLACEHOLDER = "{model}"
+"""Replaced by each model's name in `--retrain-data`, so one job retrains every model on its own data."""
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -54,6 +57,17 @@ class DriftSettings:
     pushgateway: str | None = None
     retrain: RetrainRequest | None = None
     seed: int = 0
+    selection: Selection | None = None
+    """Several models (a URI list or a filter): the job checks each with `for_model`; None: `model_uri` only."""
+    time_budget: timedelta | None = None
+    """With a selection: no model's check starts once this much time has passed since the job started."""
+
+    def for_model(self, uri: ModelURI) -> DriftSettings:
+        """The settings of one model's check: its URI, its stage and `{model}` in `--retrain-data` filled in."""
+        retrain = self.retrain
+        if retrain is not None:
+            retrain = replace(retrain, data=retrain.data.replace(MODEL_PLACEHOLDER, uri.name), stage=uri.stage)
+        return replace(self, model_uri=uri, retrain=retrain, selection=None)
 
 
 def parse_duration(text: str) -> timedelta:

@@ -184,6 +184,7 @@ METRICS: tuple[Metric, ...] = (
         "Time inside the shadow version's model call.",
     ),
     # --- end shadow scoring ---
+    Metric("drift_check_failed", "gauge", ("model",), "drift", "1 if the model's last drift check could not run."),
     Metric("up", "gauge", (), "prometheus", "1 if Prometheus' last scrape of the target succeeded."),
 )
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from monitoring.grafana.drift import drift_panels
-from monitoring.grafana.panels import DATASOURCE, JOB, layout
+from monitoring.grafana.models import models_panels
+from monitoring.grafana.panels import DATASOURCE, JOB, MODEL, layout
 from monitoring.grafana.predictor import model_panels, traffic_panels
 from monitoring.grafana.shadow import shadow_panels
 
@@ -47,9 +48,9 @@ def variables() -> list[dict[str, Any]]:
             "current": {},
             "options": [],
         },
-        query("model", "Model", "label_values(model_info, model)"),
+        query("model", "Model", "label_values(model_info, model)", includeAll=True, multi=True, allValue=".+"),
         query(
-            "job", "Job", 'label_values(model_info{model="$model"}, job)', includeAll=True, multi=True, allValue=".+"
+            "job", "Job", 'label_values(model_info{model=~"$model"}, job)', includeAll=True, multi=True, allValue=".+"
         ),
     ]
 
@@ -69,9 +70,9 @@ def dashboard_annotations() -> list[dict[str, Any]]:
         "datasource": DATASOURCE,
         "enable": True,
         "iconColor": "blue",
-        "expr": f"changes(model_last_reload_timestamp_seconds{{{JOB}}}[2m]) > 0",
+        "expr": f"changes(model_last_reload_timestamp_seconds{{{JOB}, {MODEL}}}[2m]) > 0",
         "step": "1m",
-        "titleFormat": "model version loaded",
+        "titleFormat": "{{model}}: version loaded",
         "textFormat": "{{instance}}",
     }
     return [builtin, reload]
@@ -96,7 +97,7 @@ def build_dashboard() -> dict[str, Any]:
         "weekStart": "",
         "templating": {"list": variables()},
         "annotations": {"list": dashboard_annotations()},
-        "panels": layout([*traffic_panels(), *model_panels(), *shadow_panels(), *drift_panels()]),
+        "panels": layout([*traffic_panels(), *models_panels(), *model_panels(), *shadow_panels(), *drift_panels()]),
     }
 
 

@@ -8,7 +8,8 @@ Panel = dict[str, Any]
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 JOB = 'job=~"$job"'
 PREDICT = f'{JOB}, route=~"/invocations|/v2/models/.+/infer"'
-MODEL = 'model="$model"'
+MODEL = 'model=~"$model"'
+"""The models picked in the `$model` variable (several, or All)."""
 RATE = "[$__rate_interval]"
 
 
@@ -145,9 +146,9 @@ def layout(panels: list[Panel]) -> list[Panel]:
 
 
 def quantiles(metric: str, selector: str, by: str = "", qs: tuple[float, ...] = (0.5, 0.9, 0.99)) -> list[Any]:
-    """histogram_quantile targets of `metric`, one per quantile, legend `p50` (or `{{by}} p50`)."""
+    """histogram_quantile targets of `metric`, one per quantile, legend `p50` (or `{{model}} {{version}} p50`)."""
     group = f"{by}, le" if by else "le"
-    legend = f"{{{{{by}}}}} " if by else ""
+    legend = "".join(f"{{{{{label.strip()}}}}} " for label in by.split(",") if label.strip())
     return [
         target(
             f"histogram_quantile({q}, sum by ({group}) (rate({metric}_bucket{{{selector}}}{RATE})))",

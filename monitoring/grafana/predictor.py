@@ -56,8 +56,11 @@ def traffic_panels() -> list[Panel]:
         ),
         timeseries(
             "Replicas up and ready",
-            "Scraped replicas (up) and replicas with a model serving.",
-            [target(f"sum(up{{{JOB}}})", "up"), target(f"sum(model_ready{{{JOB}}})", "ready")],
+            "Scraped replicas (up) and replicas with every selected model serving.",
+            [
+                target(f"sum(up{{{JOB}}})", "up"),
+                target(f"count(min by (instance) (model_ready{{{JOB}}}) == 1) or vector(0)", "ready"),
+            ],
             width=8,
         ),
     ]
@@ -69,12 +72,17 @@ def model_panels() -> list[Panel]:
         state_timeline(
             "Served version",
             "Replicas serving each version (model_info): a rollout shows as a hand-over from one version to the next.",
-            [target(f"count by (version) (model_info{{{MODEL}}})", "v{{version}}")],
+            [target(f"count by (model, version) (model_info{{{MODEL}}})", "{{model}} v{{version}}")],
         ),
         timeseries(
             "Predictions by version",
             "Rows predicted per second, by model version.",
-            [target(f"sum by (version) (rate(model_predictions_total{{{MODEL}}}{RATE}))", "v{{version}}")],
+            [
+                target(
+                    f"sum by (model, version) (rate(model_predictions_total{{{MODEL}}}{RATE}))",
+                    "{{model}} v{{version}}",
+                )
+            ],
             unit="suffix: rows/s",
         ),
         timeseries(
@@ -86,7 +94,12 @@ def model_panels() -> list[Panel]:
         timeseries(
             "Reloads",
             "Loads of a new version, by result (failures keep the old version serving).",
-            [target(f"sum by (result) (increase(model_reloads_total{{{JOB}}}{RATE}))", "{{result}}")],
+            [
+                target(
+                    f"sum by (model, result) (increase(model_reloads_total{{{JOB}, {MODEL}}}{RATE}))",
+                    "{{model}} {{result}}",
+                )
+            ],
             bars=True,
             width=8,
         ),
@@ -98,16 +111,16 @@ def model_panels() -> list[Panel]:
         ),
         stat(
             "Alias deleted",
-            "1 while the followed alias is missing and the last version is kept.",
-            [target(f"max(model_alias_missing{{{JOB}}})", instant=True)],
+            "1 while the followed alias of a selected model is missing and the last version is kept.",
+            [target(f"max(model_alias_missing{{{JOB}, {MODEL}}})", instant=True)],
             width=4,
             height=8,
             mappings=value_text({"0": ("alias present", "green"), "1": ("alias deleted", "red")}),
         ),
         stat(
             "Since last reload",
-            "Time since a replica last loaded a version.",
-            [target(f"time() - max(model_last_reload_timestamp_seconds{{{JOB}}})", instant=True)],
+            "Time since a replica last loaded a version of a selected model.",
+            [target(f"time() - max(model_last_reload_timestamp_seconds{{{JOB}, {MODEL}}})", instant=True)],
             unit="s",
             width=4,
             height=8,
@@ -157,8 +170,8 @@ def model_call_panels() -> list[Panel]:
     return [
         timeseries(
             "Inference time",
-            "Time in the model call, by version (p50, p99).",
-            quantiles("model_inference_duration_seconds", MODEL, by="version", qs=(0.5, 0.99)),
+            "Time in the model call, by model and version (p50, p99).",
+            quantiles("model_inference_duration_seconds", MODEL, by="model, version", qs=(0.5, 0.99)),
             unit="s",
             width=8,
         ),
@@ -182,7 +195,7 @@ def model_call_panels() -> list[Panel]:
             "Replicas not ready",
             "Scraped replicas whose /health/ready answers 503 (model_ready 0): no model loaded yet, or model calls "
             "stuck (with abandoned calls at 4). Stuck for STUCK_LIVENESS_S, the pod is restarted.",
-            [target(f"count(model_ready{{{JOB}}} == 0) or vector(0)", "not ready")],
+            [target(f"count(min by (instance) (model_ready{{{JOB}}}) == 0) or vector(0)", "not ready")],
             width=24,
         ),
     ]

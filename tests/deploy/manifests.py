@@ -19,6 +19,7 @@ KUSTOMIZATIONS = {
     "base": K8S / "base",
     "dev": K8S / "overlays" / "dev",
     "prod": K8S / "overlays" / "prod",
+    "many-models": K8S / "overlays" / "many-models",
     "mlflow-server": K8S / "examples" / "mlflow-server",
 }
 """Every kustomization a user applies (the monitoring component is rendered through prod)."""

@@ -19,7 +19,7 @@ from starlette.routing import Match
 from tests.deploy import manifests
 from tests.deploy.dockerfile import parse
 
-PREDICTOR_SETS = ["base", "dev", "prod"]
+PREDICTOR_SETS = ["base", "dev", "prod", "many-models"]
 
 LIBRARY_ENV = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"}
 """Read by pyarrow's S3 filesystem (CAPTURE_URI=s3://...), not by the settings."""
@@ -173,6 +173,11 @@ def test_drift_cronjob_command_line_parses_with_the_drift_cli(name: str) -> None
     config = manifests.config_data(resources)
     served = manifests.env_values(resources, manifests.container(predictor(name)), TEST_SECRETS)
     assert args.command == "run"
-    assert str(args.model_uri) == config["MODEL_URI"], "the job must check the model the predictor serves"
+    if "MODEL_FILTER" in config:  # the many-models overlay: the job checks the predictor's selection
+        assert "MODEL_URI" not in config, "MODEL_URI and MODEL_FILTER are exclusive"
+        assert (args.model_uri, args.model_filter) == (None, config["MODEL_FILTER"])
+        assert args.model_alias == config.get("MODEL_ALIAS", args.model_alias)
+    else:
+        assert str(args.model_uri) == config["MODEL_URI"], "the job must check the model the predictor serves"
     assert args.capture_uri == served["CAPTURE_URI"], "the job must read what the predictor captures"
     assert env["MLFLOW_TRACKING_URI"] == config["MLFLOW_TRACKING_URI"]

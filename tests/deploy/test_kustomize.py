@@ -53,7 +53,7 @@ def test_strict_validation_does_reject_an_unknown_field() -> None:
     assert validate(deployment, VERSIONS[0]) is not None
 
 
-@pytest.mark.parametrize("name", ["base", "dev", "prod"])
+@pytest.mark.parametrize("name", ["base", "dev", "prod", "many-models"])
 def test_the_predictor_set_is_complete(name: str) -> None:
     resources = manifests.render(name)
     kinds = {(r["kind"], r["metadata"]["name"]) for r in resources}
@@ -68,7 +68,7 @@ def test_the_predictor_set_is_complete(name: str) -> None:
     assert manifests.one(resources, "ConfigMap", manifests.CONFIG)
 
 
-@pytest.mark.parametrize("name", ["dev", "prod", "mlflow-server"])
+@pytest.mark.parametrize("name", ["dev", "prod", "many-models", "mlflow-server"])
 def test_overlays_put_everything_in_one_namespace(name: str) -> None:
     resources = manifests.render(name)
     declared = [r["metadata"]["name"] for r in resources if r["kind"] == "Namespace"]

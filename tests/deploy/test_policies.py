@@ -9,7 +9,7 @@ import pytest
 from tests.deploy import manifests
 
 ALL = list(manifests.KUSTOMIZATIONS)
-PREDICTOR_SETS = ["base", "dev", "prod"]
+PREDICTOR_SETS = ["base", "dev", "prod", "many-models"]
 
 
 def all_workloads() -> list[tuple[str, manifests.Resource]]:
@@ -114,7 +114,7 @@ def test_predictor_probes(name: str) -> None:
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 120, "slow model loads need minutes"
     # Optional keys: a missing token switches a route off. Prod needs its capture destination: a pod
     # that would capture nowhere the drift job reads must not start (CreateContainerConfigError).
-    required = {"capture-uri"} if name == "prod" else set()
+    required = {"capture-uri"} if name in ("prod", "many-models") else set()
     for secret in (v for v in container["env"] if "secretKeyRef" in v.get("valueFrom", {})):
         ref = secret["valueFrom"]["secretKeyRef"]
         assert ref.get("optional", False) is (ref["key"] not in required), secret["name"]
