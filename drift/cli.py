@@ -30,6 +30,7 @@ from drift.settings import (
 )
 from drift.verdict import CORRECTIONS, Thresholds
 from service.model_uri import ModelURI, parse_model_uri
+from training.live_flags import add_live_flags, live_bounds, tolerance
 
 
 class UsageError(DriftError):
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     retrain.add_argument("--promote", action="store_true", help="promote the retrained version if its gate passes")
     retrain.add_argument("--cooldown", type=_duration, default="24h", help="no second retraining within this")
     retrain.add_argument("--retrain-project-uri", help="MLflow project to run (default: this repository)")
+    add_live_flags(run, min_rows=0, capture_flag=False)  # with --promote: promote on live evidence (README)
     audit = commands.add_parser("audit", help="print the captured rows of a request id or a time range as JSON")
     audit_cli.add_arguments(audit, _instant)
     return parser
@@ -152,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> DriftSettings:
     """Combine parsed flags with the environment; cross-flag mistakes raise UsageError."""
     capture, tracking = environment_defaults(environ)
+    capture_uri = absolute_local(args.capture_uri or capture)
+    live = live_bounds(args, capture_uri)
+    if live is not None and not (args.retrain and args.promote):
+        raise UsageError("python -m drift run: --shadow-min-rows is a bound of --retrain --promote")
     retrain = None
     if args.retrain:
         try:
@@ -162,6 +168,7 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
                 args.cooldown,
                 args.retrain_project_uri,
                 stage=args.model_uri.stage,  # a model followed by stage is promoted by stage transition
+                live=live,
             )
         except ValueError as exc:
             raise UsageError(f"python -m drift run: {exc}") from exc
@@ -169,7 +176,7 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
         raise UsageError("python -m drift run: --pushgateway is empty")
     return DriftSettings(
         model_uri=args.model_uri,
-        capture_uri=absolute_local(args.capture_uri or capture),
+        capture_uri=capture_uri,
         tracking_uri=absolute_tracking_uri(tracking),
         window=args.window,
         window_text=format_duration(args.window),
@@ -182,6 +189,7 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
         pushgateway=args.pushgateway,
         retrain=retrain,
         seed=args.seed,
+        shadow_tolerance=tolerance(args),
     )
 
 

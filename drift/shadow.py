@@ -20,6 +20,8 @@ import pandas as pd
 from numpy.typing import NDArray
 from pandas.api import types
 
+from drift.shadow_settings import Tolerance
+
 MODEL_VERSION = "_model_version"
 PREDICTION = "_prediction"
 SHADOW_VERSION = "_shadow_version"
@@ -29,17 +31,6 @@ SHADOW_ERROR = "_shadow_error"
 DROPPED = "dropped"
 COLUMNS = (MODEL_VERSION, PREDICTION, SHADOW_VERSION, SHADOW_PREDICTION, SHADOW_ERROR)
 """What the gate and the report read of the capture (besides the inputs, for the report)."""
-
-DEFAULT_ATOL = 0.0
-DEFAULT_RTOL = 1e-6
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """When two numeric outputs count as the same answer: |shadow - production| <= atol + rtol * |production|."""
-
-    atol: float = DEFAULT_ATOL
-    rtol: float = DEFAULT_RTOL
 
 
 def has_shadow(frame: pd.DataFrame) -> bool:

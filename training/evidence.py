@@ -13,45 +13,20 @@ serves now, whose `_model_version` is that version: agreement with a version tha
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 
 from drift import shadow
 from drift.capture_reader import Window, read_window
-from drift.shadow import ShadowCounts, Tolerance
+from drift.shadow import ShadowCounts
+from drift.shadow_settings import LiveBounds
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MIN_ROWS = 1000
-DEFAULT_MIN_AGREEMENT = 0.99
-DEFAULT_MAX_ERROR_RATE = 0.01
-DEFAULT_WINDOW = "7d"
 MAX_ROWS = 2_000_000
 """Rows read at most (a seeded sample beyond): five small columns, well under a gigabyte."""
-
-
-@dataclass(frozen=True)
-class LiveBounds:
-    """What the gate requires of the live evidence, and where it reads it."""
-
-    capture_uri: str
-    min_rows: int = DEFAULT_MIN_ROWS
-    min_agreement: float = DEFAULT_MIN_AGREEMENT
-    max_error_rate: float = DEFAULT_MAX_ERROR_RATE
-    window: timedelta = timedelta(days=7)
-    tolerance: Tolerance = field(default_factory=Tolerance)
-
-    def as_tags(self) -> dict[str, str]:
-        return {
-            "min_rows": str(self.min_rows),
-            "min_agreement": str(self.min_agreement),
-            "max_error_rate": str(self.max_error_rate),
-            "capture_uri": self.capture_uri,
-            "atol": str(self.tolerance.atol),
-            "rtol": str(self.tolerance.rtol),
-        }
 
 
 @dataclass(frozen=True)

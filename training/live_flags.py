@@ -7,15 +7,17 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from drift.settings import absolute_local, parse_duration
-from drift.shadow import DEFAULT_ATOL, DEFAULT_RTOL, Tolerance
-from training.errors import TrainingInputError
-from training.evidence import (
+from drift.shadow_settings import (
+    DEFAULT_ATOL,
     DEFAULT_MAX_ERROR_RATE,
     DEFAULT_MIN_AGREEMENT,
     DEFAULT_MIN_ROWS,
+    DEFAULT_RTOL,
     DEFAULT_WINDOW,
     LiveBounds,
+    Tolerance,
 )
+from training.errors import TrainingInputError
 
 
 def _rows(text: str) -> int:
@@ -51,8 +53,11 @@ def _window(text: str) -> timedelta:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-def add_live_flags(parser: argparse.ArgumentParser, min_rows: int | None) -> None:
-    """`min_rows` 0: the live gate is off unless asked; None: it is the command's point (default N rows)."""
+def add_live_flags(parser: argparse.ArgumentParser, min_rows: int | None, capture_flag: bool = True) -> None:
+    """`min_rows` 0: the live gate is off unless asked; None: it is the command's point (default N rows).
+
+    `capture_flag`: add `--capture-uri` (the drift job has its own, which the live gate then reads).
+    """
     default_rows = DEFAULT_MIN_ROWS if min_rows is None else min_rows
     add: Callable[..., object] = parser.add_argument_group("live evidence (shadow rows in the capture)").add_argument
     add(
@@ -67,20 +72,26 @@ def add_live_flags(parser: argparse.ArgumentParser, min_rows: int | None) -> Non
     add("--shadow-window", type=_window, default=DEFAULT_WINDOW, help="how far back to read the capture (7d)")
     add("--shadow-atol", type=_tolerance, default=DEFAULT_ATOL, help="numeric outputs agree within atol + rtol*|y|")
     add("--shadow-rtol", type=_tolerance, default=DEFAULT_RTOL, help="(labels: identical)")
-    add("--capture-uri", default="", help="the capture root the service writes (CAPTURE_URI of the service)")
+    if capture_flag:
+        add("--capture-uri", default="", help="the capture root the service writes (CAPTURE_URI of the service)")
 
 
-def live_bounds(args: argparse.Namespace) -> LiveBounds | None:
+def tolerance(args: argparse.Namespace) -> Tolerance:
+    return Tolerance(args.shadow_atol, args.shadow_rtol)
+
+
+def live_bounds(args: argparse.Namespace, capture_uri: str | None = None) -> LiveBounds | None:
     """The bounds asked for on the command line, or None when no live evidence is required."""
     if args.shadow_min_rows == 0:
         return None
-    if not args.capture_uri.strip():
+    capture = (capture_uri if capture_uri is not None else args.capture_uri).strip()
+    if not capture:
         raise TrainingInputError("--shadow-min-rows needs --capture-uri: where the service captures the shadow rows")
     return LiveBounds(
-        capture_uri=absolute_local(args.capture_uri.strip()),
+        capture_uri=absolute_local(capture),
         min_rows=args.shadow_min_rows,
         min_agreement=args.shadow_min_agreement,
         max_error_rate=args.shadow_max_error_rate,
         window=args.shadow_window,
-        tolerance=Tolerance(args.shadow_atol, args.shadow_rtol),
+        tolerance=tolerance(args),
     )

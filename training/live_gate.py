@@ -18,7 +18,8 @@ from typing import Any
 from mlflow import MlflowClient
 from mlflow.entities import Metric, RunTag
 
-from training.evidence import Evidence, LiveBounds
+from drift.shadow_settings import LiveBounds
+from training.evidence import Evidence
 
 logger = logging.getLogger(__name__)
 

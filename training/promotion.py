@@ -20,8 +20,9 @@ from mlflow.entities import RunStatus
 
 from drift.capture_reader import Window
 from drift.shadow import ShadowCounts
+from drift.shadow_settings import LiveBounds
 from training import registry
-from training.evidence import Evidence, LiveBounds, read_evidence
+from training.evidence import Evidence, read_evidence
 from training.live_gate import Judgement, LiveDecision, judge, record, summary
 from training.tracking import ensure_experiment, experiment_name_for
 

@@ -14,11 +14,11 @@ from mlflow.data.pandas_dataset import PandasDataset
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 
+from drift.shadow_settings import LiveBounds
 from training import records, registry
 from training.data import require_target
 from training.errors import TrainingInputError
 from training.estimator import choose_estimator, describe
-from training.evidence import LiveBounds
 from training.gate import (
     DEFAULT_TOLERANCE,
     Decision,

@@ -17,11 +17,11 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from drift.shadow_settings import LiveBounds
 from tests.drift.shadow_capture import write_shadow_capture
 from tests.processes import MlflowServer
 from tests.training.conftest import CliRunner
 from training.data import load_demo_frame
-from training.evidence import LiveBounds
 from training.gate import Decision
 from training.promotion import promote_on_evidence
 from training.registry import CHALLENGER, PREVIOUS, PRODUCTION, version_by_alias
