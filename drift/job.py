@@ -186,7 +186,7 @@ def _retrain(client: MlflowClient, settings: DriftSettings, result: DriftResult,
     from drift.retrain import judge_challenger, retrain
 
     mlflow.set_tracking_uri(settings.tracking_uri)  # MLflow Projects reads the global URI
-    challenger = judge_challenger(client, settings, result.model, drift_run_id, now_utc())
+    challenger = judge_challenger(client, settings, result.model, drift_run_id, settings.window_end)
     if not result.drift_detected:
         reason = "insufficient data" if result.drift_detected is None else "no drift detected"
         result.retrain = {"triggered": False, "reason": reason}

@@ -166,7 +166,8 @@ def judge_challenger(
     client: MlflowClient, settings: DriftSettings, model: str, drift_run_id: str, now: datetime
 ) -> dict[str, Any] | None:
     """With `--promote` and live bounds, every run (drift or not) judges the waiting Challenger on its
-    shadow rows and promotes it when they are within bounds (`training/promotion.py`); else None."""
+    shadow rows and promotes it when they are within bounds (`training/promotion.py`); else None.
+    The evidence window ends where the check's window ends (`--window-end`, default now)."""
     request = settings.retrain
     if request is None or request.live is None or not request.promote:
         return None
