@@ -24,9 +24,15 @@ def _table(ranges: list[Range]) -> str:
     return f"<table><tr>{head}</tr>{rows}</table>"
 
 
+def _short(label: str) -> str:
+    """A numeric range by its lower edge (the ranges are contiguous and in order); categories as they are."""
+    return f"≥ {label[1:].split(', ', maxsplit=1)[0]}" if label.startswith("[") else label
+
+
 def _plot(feature: FeatureDisagreement, overall: float) -> str:
     labels, rates = [r.label for r in feature.ranges], [r.rate for r in feature.ranges]
-    svg = disagreement_svg(labels, rates, overall, title=feature.name)
+    axis = [_short(label) if feature.kind == "numeric" else label for label in labels]
+    svg = disagreement_svg(labels, rates, overall, title=feature.name, axis=axis)
     caption = f"<b>{escape(feature.name)}</b> highest {feature.worst:.1%} (dashed: overall {overall:.1%})"
     return f"<figure>{svg}<figcaption>{caption}</figcaption></figure>"
 
