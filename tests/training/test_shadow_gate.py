@@ -17,12 +17,16 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from drift.capture_reader import Window
+from drift.shadow import ShadowCounts
 from drift.shadow_settings import LiveBounds
 from tests.drift.shadow_capture import write_shadow_capture
 from tests.processes import MlflowServer
 from tests.training.conftest import CliRunner
 from training.data import load_demo_frame
+from training.evidence import Evidence
 from training.gate import Decision
+from training.live_gate import judge
 from training.promotion import promote_on_evidence
 from training.registry import CHALLENGER, PREVIOUS, PRODUCTION, version_by_alias
 from training.train import TrainResult, train_and_register
@@ -223,3 +227,22 @@ def test_promote_without_capture_uri_is_a_one_line_usage_error(run_cli: CliRunne
     assert done.stderr.strip().splitlines() == [
         "error: --shadow-min-rows needs --capture-uri: where the service captures the shadow rows"
     ]
+
+
+@pytest.mark.parametrize(
+    ("shadowed", "agreeing", "errors", "expected"),
+    [
+        (99, 99, 0, "waiting"),
+        (100, 99, 0, "promoted"),  # agreement exactly at its bound passes
+        (100, 98, 0, "blocked"),
+        (100, 99, 1, "promoted"),  # error rate exactly at its bound passes (99 compared, all agree)
+        (100, 98, 2, "blocked"),
+        (100, 0, 100, "blocked"),  # nothing compared: no agreement to speak for it
+    ],
+)
+def test_bounds_are_inclusive(shadowed: int, agreeing: int, errors: int, expected: str) -> None:
+    compared = shadowed - errors
+    counts = ShadowCounts(shadowed, shadowed, compared, min(agreeing, compared), errors, 0)
+    bounds = LiveBounds(capture_uri="unused", min_rows=100, min_agreement=0.99, max_error_rate=0.01)
+    evidence = Evidence("2", "1", Window.ending(datetime.now(UTC), bounds.window), counts, sampled=False)
+    assert judge(evidence, bounds).decision.value == expected
