@@ -6,9 +6,10 @@ The service writes, beside `_prediction`, the output of the version it shadows w
 never scored; else the exception's type). Files of schema 1 and 2 have none of these columns.
 
 A row is *shadowed* when the shadow scored it or failed on it (a dropped row is neither: the shadow never
-saw it); *compared* when both outputs are there; it *agrees* when the outputs are equal: labels (text)
-identical, numbers within `atol + rtol * |production|` (numpy's `isclose`), so a classifier's numeric
-labels agree only when identical with the default `rtol` and a regressor's outputs within a tolerance.
+saw it); *compared* when both outputs are there; it *agrees* when the outputs are the same answer, as the
+service's shadow metrics count it: labels identical (text, or numbers that are whole on every row, which
+is how a classifier's numeric classes are captured), other numbers (a regressor's) when
+|shadow - production| <= atol + rtol * |production|.
 """
 
 from __future__ import annotations
@@ -38,13 +39,21 @@ def has_shadow(frame: pd.DataFrame) -> bool:
     return SHADOW_VERSION in frame.columns and bool(frame[SHADOW_VERSION].notna().any())
 
 
+def _whole(values: NDArray[np.float64]) -> bool:
+    """Whether every present value is a whole number (labels), not a measurement."""
+    present = values[~np.isnan(values)]
+    return bool(np.all(present == np.round(present)))
+
+
 def agreeing(production: pd.Series, shadow: pd.Series, tolerance: Tolerance) -> NDArray[np.bool_]:
     """Per row, whether the two outputs are the same answer (rows where either is missing: False)."""
     both = (production.notna() & shadow.notna()).to_numpy()
     if types.is_numeric_dtype(production.dtype) and types.is_numeric_dtype(shadow.dtype):
         a = production.to_numpy(dtype=np.float64, na_value=np.nan)
         b = shadow.to_numpy(dtype=np.float64, na_value=np.nan)
-        close = np.isclose(b, a, rtol=tolerance.rtol, atol=tolerance.atol)
+        if _whole(a) and _whole(b):
+            return np.asarray(both & (a == b), dtype=np.bool_)
+        close = np.abs(b - a) <= tolerance.atol + tolerance.rtol * np.abs(a)
         return np.asarray(both & close, dtype=np.bool_)
     same = production.astype(str).to_numpy() == shadow.astype(str).to_numpy()
     return np.asarray(both & same, dtype=np.bool_)

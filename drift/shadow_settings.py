@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-DEFAULT_ATOL = 0.0
-DEFAULT_RTOL = 1e-6
+DEFAULT_ATOL = 1e-6
+DEFAULT_RTOL = 0.01
+"""As the service's `SHADOW_ATOL` / `SHADOW_RTOL`, so the gate and the report count what its metrics count."""
 DEFAULT_MIN_ROWS = 1000
 DEFAULT_MIN_AGREEMENT = 0.99
 DEFAULT_MAX_ERROR_RATE = 0.01

@@ -70,8 +70,18 @@ def add_live_flags(parser: argparse.ArgumentParser, min_rows: int | None, captur
     add("--shadow-min-agreement", type=_share, default=DEFAULT_MIN_AGREEMENT, help="share of rows answered alike")
     add("--shadow-max-error-rate", type=_share, default=DEFAULT_MAX_ERROR_RATE, help="share of rows the shadow failed")
     add("--shadow-window", type=_window, default=DEFAULT_WINDOW, help="how far back to read the capture (7d)")
-    add("--shadow-atol", type=_tolerance, default=DEFAULT_ATOL, help="numeric outputs agree within atol + rtol*|y|")
-    add("--shadow-rtol", type=_tolerance, default=DEFAULT_RTOL, help="(labels: identical)")
+    add(
+        "--shadow-atol",
+        type=_tolerance,
+        default=DEFAULT_ATOL,
+        help="a regressor's outputs agree when |a-b| <= atol + rtol*|a|",
+    )
+    add(
+        "--shadow-rtol",
+        type=_tolerance,
+        default=DEFAULT_RTOL,
+        help="(labels agree when identical; defaults as the service's)",
+    )
     if capture_flag:
         add("--capture-uri", default="", help="the capture root the service writes (CAPTURE_URI of the service)")
 

@@ -15,6 +15,7 @@ from mlflow import MlflowClient
 
 from drift.disagreement import shadow_report
 from drift.report_shadow import TITLE
+from drift.shadow import agreeing
 from drift.shadow_settings import Tolerance
 from tests.conftest import RegisteredModel
 from tests.drift.capture_files import write_capture
@@ -148,3 +149,13 @@ def test_a_capture_without_shadow_columns_gives_the_report_as_before(
     assert outcome.result["shadow"] is None
     assert outcome.result["drift_detected"] is False
     assert TITLE not in _html(outcome, demo_model, tmp_path)
+
+
+def test_agreement_counts_labels_as_identical_and_values_within_the_tolerance() -> None:
+    tolerance = Tolerance(atol=1e-6, rtol=0.01)
+    labels = agreeing(pd.Series([150.0, 151.0, 0.0]), pd.Series([151.0, 151.0, 1.0]), tolerance)
+    values = agreeing(pd.Series([10.5, 100.2, np.nan]), pd.Series([10.55, 102.0, 1.0]), tolerance)
+    text = agreeing(pd.Series(["a", "b"]), pd.Series(["a", "c"]), tolerance)
+    assert labels.tolist() == [False, True, False]  # classes 150 and 151 differ, however close
+    assert values.tolist() == [True, False, False]  # within 1% of production, beyond it, missing
+    assert text.tolist() == [True, False]
