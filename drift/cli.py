@@ -34,6 +34,7 @@ from drift.settings import (
 )
 from drift.verdict import CORRECTIONS, Thresholds
 from service.model_uri import ModelURI
+from training.live_flags import add_live_flags, live_bounds, tolerance
 
 
 class UsageError(DriftError):
@@ -158,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     retrain.add_argument("--promote", action="store_true", help="promote the retrained version if its gate passes")
     retrain.add_argument("--cooldown", type=_duration, default="24h", help="no second retraining within this")
     retrain.add_argument("--retrain-project-uri", help="MLflow project to run (default: this repository)")
+    add_live_flags(run, min_rows=0, capture_flag=False)  # with --promote: promote on live evidence (README)
     audit = commands.add_parser("audit", help="print the captured rows of a request id or a time range as JSON")
     audit_cli.add_arguments(audit, _instant)
     return parser
@@ -173,6 +175,10 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
     single = selection.single
     # With several models this is a template: each check gets its own URI from `DriftSettings.for_model`.
     model_uri = single or (selection.uris[0] if selection.uris else ModelURI(name="*", alias=selection.alias))
+    capture_uri = absolute_local(args.capture_uri or capture)
+    live = live_bounds(args, capture_uri)
+    if live is not None and not (args.retrain and args.promote):
+        raise UsageError("python -m drift run: --shadow-min-rows is a bound of --retrain --promote")
     retrain = None
     if args.retrain:
         try:
@@ -183,6 +189,7 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
                 args.cooldown,
                 args.retrain_project_uri,
                 stage=model_uri.stage,  # a model followed by stage is promoted by stage transition
+                live=live,
             )
         except ValueError as exc:
             raise UsageError(f"python -m drift run: {exc}") from exc
@@ -190,7 +197,7 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
         raise UsageError("python -m drift run: --pushgateway is empty")
     return DriftSettings(
         model_uri=model_uri,
-        capture_uri=absolute_local(args.capture_uri or capture),
+        capture_uri=capture_uri,
         tracking_uri=absolute_tracking_uri(tracking),
         window=args.window,
         window_text=format_duration(args.window),
@@ -205,6 +212,7 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
         seed=args.seed,
         selection=None if single is not None else selection,
         time_budget=args.time_budget,
+        shadow_tolerance=tolerance(args),
     )
 
 

@@ -20,8 +20,10 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
+from drift import shadow
 from drift.capture_reader import CaptureRead, Window, read_window
 from drift.columns import check_capture_types, feature_kinds, mismatch_error, subsample
+from drift.disagreement import shadow_report
 from drift.mlflow_log import fail_drift_run, finish_drift_run, start_drift_run
 from drift.prediction import MODEL_VERSION, PREDICTION, compare_predictions, prediction_sides
 from drift.reference import Reference, load_reference, one_line, resolve_version
@@ -34,8 +36,8 @@ from drift.verdict import decide
 
 logger = logging.getLogger(__name__)
 
-CAPTURED = (PREDICTION, MODEL_VERSION)
-"""Columns read from the capture beside the model inputs, where present."""
+CAPTURED = (PREDICTION, MODEL_VERSION, shadow.SHADOW_VERSION, shadow.SHADOW_PREDICTION, shadow.SHADOW_ERROR)
+"""Columns read from the capture beside the model inputs, where present (the shadow's: schema 3)."""
 
 
 @contextmanager
@@ -124,6 +126,7 @@ def run_drift_check(settings: DriftSettings) -> DriftResult:
         with _step(timings, "capture"):
             read = _read_capture(settings, window, list(kinds))
         result = _result(settings, window, reference, read, timings)
+        result.shadow = shadow_report(read.frame, kinds, settings.shadow_tolerance)
         if result.insufficient:
             logger.info("insufficient data: %d captured rows, at least %d needed", len(read.frame), settings.min_rows)
         else:
@@ -180,15 +183,22 @@ def _record(client: MlflowClient, settings: DriftSettings, result: DriftResult) 
 def _retrain(client: MlflowClient, settings: DriftSettings, result: DriftResult, drift_run_id: str) -> None:
     if settings.retrain is None:
         return
+    from drift.retrain import judge_challenger, retrain
+
+    mlflow.set_tracking_uri(settings.tracking_uri)  # MLflow Projects reads the global URI
+    challenger = judge_challenger(client, settings, result.model, drift_run_id, settings.window_end)
     if not result.drift_detected:
         reason = "insufficient data" if result.drift_detected is None else "no drift detected"
         result.retrain = {"triggered": False, "reason": reason}
-        return
-    from drift.retrain import retrain
-
-    mlflow.set_tracking_uri(settings.tracking_uri)  # MLflow Projects reads the global URI
-    with _step(result.timings, "retrain"):
-        result.retrain = retrain(client, settings.retrain, result.model, result.model_version, drift_run_id, now_utc())
+    elif challenger is not None and challenger["promoted"]:
+        result.retrain = {"triggered": False, "reason": "the Challenger was promoted on live evidence by this run"}
+    else:
+        with _step(result.timings, "retrain"):
+            result.retrain = retrain(
+                client, settings.retrain, result.model, result.model_version, drift_run_id, now_utc()
+            )
+    if challenger is not None:
+        result.retrain["challenger"] = challenger
 
 
 def _push(result: DriftResult, gateway: str) -> None:

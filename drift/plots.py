@@ -109,3 +109,34 @@ def distribution_svg(sketch: Sketch | None, title: str) -> str:
         f"<title>{escape(title)}</title>"
         f'<line x1="{LEFT}" y1="{BOTTOM}" x2="{RIGHT}" y2="{BOTTOM}" stroke="#888"/>' + "".join(body) + "</svg>"
     )
+
+
+DISAGREEMENT_COLOR = "#c44e52"
+
+
+def disagreement_svg(labels: list[str], rates: list[float], overall: float, title: str, axis: list[str]) -> str:
+    """One feature's disagreement rate per range as bars on a 0-100% scale, with the overall rate as a line.
+
+    A range that disagrees far more than the line is where production and the challenger part ways.
+    `axis` labels the bars (short: a numeric range's lower edge); `labels` are their tooltips.
+    """
+    slot = (RIGHT - LEFT) / max(len(labels), 1)
+    parts = []
+    for index, (label, rate, short) in enumerate(zip(labels, rates, axis, strict=True)):
+        start = LEFT + index * slot
+        y = _y(rate, 1.0)
+        size = f'width="{slot * 0.8:.1f}" height="{BOTTOM - y:.1f}"'
+        parts.append(f'<rect x="{start + slot * 0.1:.1f}" y="{y:.1f}" {size} fill="{DISAGREEMENT_COLOR}">')
+        parts.append(f"<title>{escape(label)}: {rate:.1%}</title></rect>")
+        parts.append(_label(start + slot / 2, short[:LABEL_CHARS], rotate=True))
+    line = _y(overall, 1.0)
+    parts.append(
+        f'<line x1="{LEFT}" y1="{line:.1f}" x2="{RIGHT}" y2="{line:.1f}" stroke="#222" stroke-dasharray="4 3"/>'
+    )
+    parts.append(f'<text x="{RIGHT}" y="{TOP + 8}" text-anchor="end">100%</text>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
+        f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" font-size="9" font-family="sans-serif">'
+        f"<title>{escape(title)}</title>"
+        f'<line x1="{LEFT}" y1="{BOTTOM}" x2="{RIGHT}" y2="{BOTTOM}" stroke="#888"/>' + "".join(parts) + "</svg>"
+    )

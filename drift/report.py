@@ -11,6 +11,7 @@ from html import escape
 from pathlib import Path
 
 from drift.plots import CURRENT_COLOR, REFERENCE_COLOR, distribution_svg
+from drift.report_shadow import shadow_section
 from drift.result import DriftResult, result_json
 from drift.verdict import FeatureVerdict
 
@@ -112,6 +113,8 @@ def render_html(result: DriftResult) -> str:
         parts += [f"<p>{counted}</p>", _table([result.prediction]), _plot(result.prediction)]
     else:
         parts.append(f"<p>{escape(result.prediction_note or 'not compared')}</p>")
+    if result.shadow is not None:
+        parts += shadow_section(result.shadow)
     parts.append("</body></html>")
     return "\n".join(parts)
 

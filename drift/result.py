@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drift.capture_reader import Window
+from drift.disagreement import ShadowReport
 from drift.verdict import FeatureVerdict, Thresholds
 
 INSUFFICIENT_DATA = "insufficient data"
@@ -34,6 +35,8 @@ class DriftResult:
     run_id: str | None = None
     retrain: dict[str, Any] = field(default_factory=lambda: {"triggered": False, "reason": "not requested"})
     timings: dict[str, float] = field(default_factory=dict)
+    shadow: ShadowReport | None = None
+    """Where the shadow (challenger) disagreed with production, when captured rows carry shadow output."""
 
     @property
     def insufficient(self) -> bool:
@@ -121,5 +124,6 @@ def result_json(result: DriftResult) -> dict[str, Any]:
         "min_rows": result.min_rows,
         "features": {v.name: feature_json(v) for v in result.features},
         "prediction": prediction,
+        "shadow": None if result.shadow is None else result.shadow.as_dict(),
         "timings_s": {step: round(seconds, 3) for step, seconds in result.timings.items()},
     }

@@ -33,7 +33,8 @@ from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 
 from drift.reference import one_line
 from drift.selection import CLAIM_FOR_TAG
-from drift.settings import RetrainRequest
+from drift.settings import DriftSettings, RetrainRequest, format_duration
+from drift.shadow_settings import LiveBounds
 from training.registry import production_version
 from training.tracking import experiment_name_for
 
@@ -123,6 +124,7 @@ def retrain(
         "promote": str(request.promote).lower(),
         "drift_run_id": drift_run_id,
         "stage": request.stage or "",
+        **live_parameters(request.live),
     }
     logger.info("retrain: starting %s entry point %r of %s", model, ENTRY_POINT, request.project_uri)
     try:
@@ -143,6 +145,37 @@ def retrain(
         "retrain: run %s registered version %s, promoted %s", submitted.run_id, outcome["version"], outcome["promoted"]
     )
     return {"triggered": True, "status": "finished", "run_id": submitted.run_id, **outcome}
+
+
+def live_parameters(live: LiveBounds | None) -> dict[str, str]:
+    """The `train` entry point's live-gate parameters: the retrained version then waits as Challenger."""
+    if live is None:
+        return {}
+    return {
+        "shadow_min_rows": str(live.min_rows),
+        "shadow_min_agreement": str(live.min_agreement),
+        "shadow_max_error_rate": str(live.max_error_rate),
+        "shadow_window": format_duration(live.window),
+        "shadow_atol": str(live.tolerance.atol),
+        "shadow_rtol": str(live.tolerance.rtol),
+        "capture_uri": live.capture_uri,
+    }
+
+
+def judge_challenger(
+    client: MlflowClient, settings: DriftSettings, model: str, drift_run_id: str, now: datetime
+) -> dict[str, Any] | None:
+    """With `--promote` and live bounds, every run (drift or not) judges the waiting Challenger on its
+    shadow rows and promotes it when they are within bounds (`training/promotion.py`); else None.
+    The evidence window ends where the check's window ends (`--window-end`, default now)."""
+    request = settings.retrain
+    if request is None or request.live is None or not request.promote:
+        return None
+    from training.promotion import promote_on_evidence
+
+    return promote_on_evidence(
+        client, settings.tracking_uri, model, request.live, now, stage=request.stage, drift_run_id=drift_run_id
+    )
 
 
 @contextmanager

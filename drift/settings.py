@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from drift.selection import Selection
+from drift.shadow_settings import LiveBounds, Tolerance
 from drift.verdict import Thresholds
 from service.model_uri import ModelURI
 
@@ -37,6 +38,8 @@ class RetrainRequest:
     project_uri: str
     stage: str | None = None
     """Set when the model is followed by stage URI: the retraining promotes by transition into it."""
+    live: LiveBounds | None = None
+    """Promotion waits for live evidence (`--shadow-min-rows`): see drift/retrain.py."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,8 @@ class DriftSettings:
     pushgateway: str | None = None
     retrain: RetrainRequest | None = None
     seed: int = 0
+    shadow_tolerance: Tolerance = field(default_factory=Tolerance)
+    """When the shadow's numeric output agrees with production's (the report's disagreement section)."""
     selection: Selection | None = None
     """Several models (a URI list or a filter): the job checks each with `for_model`; None: `model_uri` only."""
     time_budget: timedelta | None = None
@@ -107,6 +112,7 @@ def retrain_request(
     cooldown: timedelta,
     project_uri: str | None,
     stage: str | None = None,
+    live: LiveBounds | None = None,
 ) -> RetrainRequest:
     """The retraining settings; `--retrain` without its data or target is a usage error (ValueError)."""
     if not data or not target:
@@ -119,6 +125,7 @@ def retrain_request(
         cooldown=cooldown,
         project_uri=absolute_local(project_uri) if project_uri else str(PROJECT_ROOT),
         stage=stage,
+        live=live,
     )
 
 

@@ -1,11 +1,12 @@
-"""`python -m training {train,rollback,seed-demo,export-demo-data}`.
+"""`python -m training {train,promote,rollback,seed-demo,export-demo-data}`.
 
 `--stage STAGE` (train, rollback): the model is served by stage URI, so promotion and rollback are stage
 transitions (see `training/registry.py`); without it they move the `Production` alias.
 
 Progress goes to stderr through `logging`; the last stdout line is one JSON object. Errors a user
 can cause (a missing file, a target that is not a column, an unknown model, no `Previous` to roll
-back to) print one line on stderr and exit 2.
+back to) print one line on stderr and exit 2. `promote` exits 0 when the Challenger was promoted, is
+waiting for evidence or there is nothing to promote, and 3 when its live evidence blocks it.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from training import commands
 from training.data import DEMO_MODEL_NAME
 from training.errors import RegistryStateError, TrainingInputError
 from training.gate import CLASSIFIER_METRICS, DEFAULT_TOLERANCE, REGRESSOR_METRICS
+from training.live_flags import add_live_flags
 
 USAGE_ERROR = 2
+BLOCKED = 3
 USER_ERRORS = (TrainingInputError, RegistryStateError, MlflowException, OSError)
 
 
@@ -88,7 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--experiment", default="", help="experiment name (default training-<model name>)")
     train.add_argument("--eval-data", default="", help="held-out data for the gate instead of a seeded 20%% split")
     train.add_argument("--stage", type=_stage, default=None, help=STAGE_HELP)
+    add_live_flags(train, min_rows=0)
     train.set_defaults(handler=commands.train)
+
+    promote = sub.add_parser("promote", help="promote the Challenger once its shadow evidence is within bounds")
+    promote.add_argument("--model-name", required=True)
+    promote.add_argument("--version", default=None, help="the version to judge (default: the Challenger alias)")
+    promote.add_argument("--stage", type=_stage, default=None, help=STAGE_HELP)
+    add_live_flags(promote, min_rows=None)
+    promote.set_defaults(handler=commands.promote)
 
     rollback = sub.add_parser("rollback", help="move Production back to Previous")
     rollback.add_argument("--model-name", required=True)
@@ -119,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return USAGE_ERROR
     print(json.dumps(summary), flush=True)
-    return 0
+    return BLOCKED if summary.get("decision") == "blocked" else 0
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import mlflow
@@ -11,6 +12,9 @@ from mlflow import MlflowClient
 
 from training import registry
 from training.data import DEMO_TARGET, load_demo_frame, read_frame, require_target, write_frame
+from training.errors import TrainingInputError
+from training.live_flags import live_bounds
+from training.promotion import promote_on_evidence
 from training.tracking import tracking_uri_from_env
 from training.train import train_and_register
 
@@ -21,6 +25,7 @@ DEMO_SOURCE = "sklearn.datasets.load_breast_cancer"
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Train on `--data`, register as Challenger, gate against Production, promote when asked and passed."""
+    live = live_bounds(args)
     frame = read_frame(args.data)
     require_target(frame, args.target)
     holdout = None
@@ -42,8 +47,21 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         holdout=holdout,
         source=args.data,
         stage=args.stage,
+        live=live,
     )
     return result.as_dict()
+
+
+def promote(args: argparse.Namespace) -> dict[str, Any]:
+    """Promote the Challenger (or `--version`) when its live evidence is within bounds; else say why not."""
+    bounds = live_bounds(args)
+    if bounds is None:
+        raise TrainingInputError("promote needs --shadow-min-rows of 1 or more (promote without evidence: train)")
+    uri = tracking_uri_from_env()
+    client = MlflowClient(uri)
+    return promote_on_evidence(
+        client, uri, args.model_name, bounds, datetime.now(UTC), version=args.version, stage=args.stage
+    )
 
 
 def rollback(args: argparse.Namespace) -> dict[str, Any]:

@@ -40,6 +40,8 @@ class Decision(StrEnum):
     NO_PRODUCTION = "no_production"
     NOT_REQUESTED = "not_requested"
     FORCED = "forced"
+    WAITING = "waiting"
+    """The offline gate passed, and live evidence is required first (`python -m training promote` later)."""
 
 
 @dataclass(frozen=True)

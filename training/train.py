@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import mlflow
@@ -13,12 +14,14 @@ from mlflow.data.pandas_dataset import PandasDataset
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 
+from drift.shadow_settings import LiveBounds
 from training import records, registry
 from training.data import require_target
 from training.errors import TrainingInputError
 from training.estimator import choose_estimator, describe
 from training.gate import (
     DEFAULT_TOLERANCE,
+    Decision,
     GateResult,
     choose_metric,
     decide,
@@ -28,6 +31,8 @@ from training.gate import (
     score,
     unscorable,
 )
+from training.live_gate import Judgement, LiveDecision, record, summary
+from training.promotion import OFFLINE_PASSED_TAG, ROLE_TAG, no_evidence
 from training.provenance import CodeVersion
 from training.tracking import experiment_name_for, start_training_run
 
@@ -36,7 +41,6 @@ logger = logging.getLogger(__name__)
 HOLDOUT_SHARE = 0.2
 SPLIT_SEED = 0
 DRIFT_RUN_TAG = "aliasserve.drift_run_id"
-ROLE_TAG = "aliasserve.role"
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,7 @@ def train_and_register(
     source: str | None = None,
     stage: str | None = None,
     force: bool = False,
+    live: LiveBounds | None = None,
 ) -> TrainResult:
     """Fit on `frame`, log and register a version of `model_name`, alias it, gate it, promote if asked.
 
@@ -160,6 +165,8 @@ def train_and_register(
     `stage` (a model served by stage URI): the gate's Production is the latest version in that stage, and
     promotion is a transition into it (`training/registry.py`).
     `force` promotes whatever the gate says (decision `forced`), e.g. when Production cannot be scored.
+    `live` (live evidence required): a version that passes the offline gate against a Production waits as
+    `Challenger` (decision `waiting`) until `training.promotion.promote_on_evidence` finds its evidence.
     """
     if tracking_uri is not None:
         mlflow.set_tracking_uri(tracking_uri)
@@ -197,8 +204,21 @@ def train_and_register(
             promote=promote,
             forced=forced,
         )
+        if live is not None and gate.decision is Decision.PROMOTED:
+            gate = replace(gate, decision=Decision.WAITING)
+            _record_waiting(client, model_name, version, run.info.run_id, production, live)
         log_gate(gate)
+        client.set_model_version_tag(model_name, version, OFFLINE_PASSED_TAG, str(gate.passed).lower())
         promoted = promotes(gate.decision, promote)
         if promoted:
             registry.promote(client, model_name, version, stage)
         return TrainResult(model_name, run.info.run_id, version, alias, promoted, gate)
+
+
+def _record_waiting(
+    client: MlflowClient, name: str, version: str, run_id: str, production: str | None, live: LiveBounds
+) -> None:
+    """The live gate's first word on a version just registered: no rows shadowed yet, so waiting."""
+    evidence = no_evidence(version, production, live, datetime.now(UTC))
+    reason = f"waiting: version {version} is registered as {registry.CHALLENGER}; no rows shadowed yet"
+    record(client, name, run_id, summary(evidence, live, Judgement(LiveDecision.WAITING, reason)))
