@@ -5,7 +5,8 @@ SciPy takes seconds of CPU) while a model's own work is its reference, its captu
 one CronJob and one pod start for all models keeps that cost once. Models are checked one at a time
 (the pod's CPU limit is one core; a model being loaded to predict its reference rows holds memory), and
 the run is bounded by `--time-budget`: no check starts once it is spent, the models left are reported
-as skipped, so the job ends on its own before the CronJob's `activeDeadlineSeconds` kills it mid-run.
+as skipped (and pushed as failed checks), so the job ends on its own before the CronJob's
+`activeDeadlineSeconds` kills it mid-run.
 
 Each model has its own verdict, MLflow run (experiment `drift-<model>`), reports, Pushgateway group
 (`model` grouping key), retraining and cooldown (registry tags of that model). A model whose check cannot
@@ -131,6 +132,8 @@ def check_each_model(settings: DriftSettings, selection: Selection) -> int:
         if budget is not None and _clock() - started >= budget.total_seconds():
             error = f"time budget of {format_duration(budget)} spent before its check started"
             outcome = ModelOutcome(uri, SKIPPED, error=error)
+            if settings.pushgateway:
+                _push_failure(uri.name, settings.pushgateway)
         else:
             logger.info("model %d of %d: %s", position, len(uris), uri)
             outcome = _check(settings.for_model(uri))

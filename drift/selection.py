@@ -76,6 +76,8 @@ def selection_from(
     Flags win over the environment as a whole: a job given `--model-filter` ignores a `MODEL_URI` that the
     pod's environment also carries.
     """
+    if uris is not None and alias is not None and model_filter is None:
+        raise ValueError("--model-alias goes with a filter (--model-filter), not with --model-uri")
     if uris is None and model_filter is None:
         text = environ.get("MODEL_URI", "").strip()
         uris = parse_model_uris(text) if text else None

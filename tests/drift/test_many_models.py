@@ -135,13 +135,17 @@ def test_one_job_checks_every_selected_model_on_its_own(
 
 
 def test_no_check_starts_once_the_time_budget_is_spent(
-    mlflow_server: MlflowServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    mlflow_server: MlflowServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    start_pushgateway: Callable[[], Pushgateway],
 ) -> None:
     """The budget's clock jumps an hour after the first check started: the second model is skipped."""
+    gateway = start_pushgateway()
     readings = iter([0.0, 0.0, 3600.0])
     monkeypatch.setattr(each_model, "_clock", lambda: next(readings))
     uris = "models:/no-such-model-a@Production,models:/no-such-model-b@Production"
-    argv = ["run", "--model-uri", uris, "--time-budget", "10m", "--capture-uri", "unused"]
+    argv = ["run", "--model-uri", uris, "--time-budget", "10m", "--capture-uri", "unused", "--pushgateway", gateway.url]
     settings = parse_command_line(argv, {"MLFLOW_TRACKING_URI": mlflow_server.uri})
     assert settings.selection is not None
 
@@ -157,3 +161,5 @@ def test_no_check_starts_once_the_time_budget_is_spent(
     assert lines[1]["error"] == "time budget of 10m spent before its check started"
     assert (summary["skipped"], summary["exit_code"]) == (["no-such-model-b"], 1)
     assert out.err.strip() == "drift: could not check no-such-model-a, no-such-model-b (0 of 2 models checked)"
+    samples = _gateway_samples(gateway)
+    assert samples[("drift_check_failed", "no-such-model-a")] == samples[("drift_check_failed", "no-such-model-b")] == 1

@@ -44,6 +44,7 @@ def test_a_filter_selects_at_the_alias_given_or_production() -> None:
         ([*RUN, "--model-uri", "models:/a@P", "--model-filter", "x"], {}, "not both"),
         (RUN, {"MODEL_URI": "models:/a@P", "MODEL_FILTER": "x"}, "not both"),
         (RUN, {}, "no model to check"),
+        ([*RUN, "--model-uri", "models:/a@P", "--model-alias", "Live"], {}, "goes with a filter"),
         ([*RUN, "--model-uri", "models:/a@P,models:/a/2"], {}, "names a more than once"),
         ([*RUN, "--model-uri", " , "], {}, "names no model"),
         ([*RUN, "--model-uri", "models:/a@P,b"], {}, "not a registry URI"),
