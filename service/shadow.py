@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 
 CALL_MAX_ROWS = 4096
 """Most rows the worker hands the shadow version in one call (queued requests are merged up to this)."""
+GATHER_S = 0.05
+"""The worker lets requests gather this long after the first one queued before it scores them, so it wakes,
+calls the model and takes the GIL once for many requests rather than once after each answer (measured:
+one wake-up per request added 50 % to the p50 latency of a lone client on a one-core server)."""
 
 
 @dataclass(eq=False)
@@ -85,6 +89,7 @@ class Shadow:
         self._tally: dict[tuple[str, str], list[int]] = {}
         """(production version, shadow version) -> rows compared, disagreeing, failed: shown in `/model`."""
         self._dropped_rows = 0
+        self._series: dict[tuple[str, str, str], tuple[Any, Any, Any, Any]] = {}
         self._thread = threading.Thread(target=self._run, name="shadow", daemon=True)
         self.metrics.dropped.labels(follower.target.name)
 
@@ -131,7 +136,8 @@ class Shadow:
             if accepted:
                 self._pending.append(job)
                 self._pending_rows += job.n_rows
-                self._cond.notify()
+                if len(self._pending) == 1 or self._pending_rows >= CALL_MAX_ROWS:
+                    self._cond.notify()  # only what the worker waits for: not a wake-up per request
             changed = self._dropping == accepted
             self._dropping = not accepted
         if changed:
@@ -164,6 +170,12 @@ class Shadow:
                     self._cond.wait()
                 if not self._pending:
                     return
+                gather_until = time.monotonic() + GATHER_S
+                while not self._closing and self._pending_rows < CALL_MAX_ROWS:
+                    left = gather_until - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
                 jobs = [self._pending.popleft()]
                 rows = jobs[0].n_rows
                 while self._pending and rows + self._pending[0].n_rows <= CALL_MAX_ROWS:
@@ -227,15 +239,31 @@ class Shadow:
             self._failed(job, exc)
             return
         self._state(shadow.version, None)
-        series = (production.name, production.version, shadow.version)
-        self.metrics.compared.labels(*series).inc(result.rows)
-        self.metrics.disagreeing.labels(*series).inc(result.disagreeing)
+        compared, disagreeing, difference, distance = self._series_of(production, shadow)
+        compared.inc(result.rows)
+        disagreeing.inc(result.disagreeing)
         tally = self._tally_of(production.version, shadow.version)
         tally[0] += result.rows
         tally[1] += result.disagreeing
-        _observe_each(self.metrics.difference.labels(*series), result.differences)
-        _observe_each(self.metrics.distance.labels(*series), result.distances)
+        _observe_each(difference, result.differences)
+        _observe_each(distance, result.distances)
         self._finish(job, result, None)
+
+    def _series_of(self, production: LoadedModel, shadow: LoadedModel) -> tuple[Any, Any, Any, Any]:
+        """A version pair's series: `labels()` costs ~10 µs a call, and this thread shares the GIL."""
+        key = (production.name, production.version, shadow.version)
+        series = self._series.get(key)
+        if series is None:
+            if len(self._series) > 16:
+                self._series.clear()  # versions come and go: forget the old pairs now and then
+            metrics = self.metrics
+            series = self._series[key] = (
+                metrics.compared.labels(*key),
+                metrics.disagreeing.labels(*key),
+                metrics.difference.labels(*key),
+                metrics.distance.labels(*key),
+            )
+        return series
 
     def _failed(self, job: ShadowJob, exc: Exception) -> None:
         shadow = job.shadow
