@@ -31,6 +31,7 @@ from service.model_manager import ModelManager
 from service.pyfunc_input import PyfuncRequest
 from service.schema import Columns
 from service.shadow_compare import Comparison, Tolerance, compare
+from service.shadow_counts import ShadowCounts
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +87,7 @@ class Shadow:
         self._dropping = False
         self._failing: dict[str, str] = {}
         """Shadow version -> the exception type it last raised (logged once per state change)."""
-        self._tally: dict[tuple[str, str], list[int]] = {}
-        """(production version, shadow version) -> rows compared, disagreeing, failed: shown in `/model`."""
-        self._dropped_rows = 0
-        self._series: dict[tuple[str, str, str], tuple[Any, Any, Any, Any]] = {}
+        self.counts = ShadowCounts(self.metrics)
         self._thread = threading.Thread(target=self._run, name="shadow", daemon=True)
         self.metrics.dropped.labels(follower.target.name)
 
@@ -151,14 +149,8 @@ class Shadow:
             self._dropped(job)
 
     def _dropped(self, job: ShadowJob) -> None:
-        self.metrics.dropped.labels(job.production.name).inc(job.n_rows)
-        self._dropped_rows += job.n_rows
+        self.counts.dropped(job.production.name, job.n_rows)
         self._finish(job, None, "dropped")
-
-    def _tally_of(self, version: str, shadow_version: str) -> list[int]:
-        if len(self._tally) > 16 and (version, shadow_version) not in self._tally:
-            self._tally.clear()  # versions come and go: forget the old pairs now and then
-        return self._tally.setdefault((version, shadow_version), [0, 0, 0])
 
     def queued_rows(self) -> int:
         return self._pending_rows
@@ -239,36 +231,12 @@ class Shadow:
             self._failed(job, exc)
             return
         self._state(shadow.version, None)
-        compared, disagreeing, difference, distance = self._series_of(production, shadow)
-        compared.inc(result.rows)
-        disagreeing.inc(result.disagreeing)
-        tally = self._tally_of(production.version, shadow.version)
-        tally[0] += result.rows
-        tally[1] += result.disagreeing
-        _observe_each(difference, result.differences)
-        _observe_each(distance, result.distances)
+        self.counts.compared(production, shadow, result)
         self._finish(job, result, None)
-
-    def _series_of(self, production: LoadedModel, shadow: LoadedModel) -> tuple[Any, Any, Any, Any]:
-        """A version pair's series: `labels()` costs ~10 µs a call, and this thread shares the GIL."""
-        key = (production.name, production.version, shadow.version)
-        series = self._series.get(key)
-        if series is None:
-            if len(self._series) > 16:
-                self._series.clear()  # versions come and go: forget the old pairs now and then
-            metrics = self.metrics
-            series = self._series[key] = (
-                metrics.compared.labels(*key),
-                metrics.disagreeing.labels(*key),
-                metrics.difference.labels(*key),
-                metrics.distance.labels(*key),
-            )
-        return series
 
     def _failed(self, job: ShadowJob, exc: Exception) -> None:
         shadow = job.shadow
-        self.metrics.errors.labels(shadow.name, shadow.version).inc(job.n_rows)
-        self._tally_of(job.production.version, shadow.version)[2] += job.n_rows
+        self.counts.failed(job.production, shadow, job.n_rows)
         kind = type(exc.__cause__ if isinstance(exc, ModelError) and exc.__cause__ else exc).__name__
         self._state(shadow.version, kind, exc)
         self._finish(job, None, kind)
@@ -312,17 +280,8 @@ class Shadow:
             "alias_missing": follower.alias_missing,
             "last_error": follower.last_error,
             "queued_rows": self._pending_rows,
-            "dropped_rows": self._dropped_rows,
-            "comparisons": [
-                {
-                    "version": version,
-                    "shadow_version": shadow_version,
-                    "compared_rows": compared,
-                    "disagreeing_rows": disagreeing,
-                    "error_rows": failed,
-                }
-                for (version, shadow_version), (compared, disagreeing, failed) in list(self._tally.items())
-            ],
+            "dropped_rows": self.counts.dropped_rows,
+            "comparisons": self.counts.pairs(),
         }
 
 
@@ -336,9 +295,3 @@ def _groups(jobs: list[ShadowJob]) -> list[list[ShadowJob]]:
             key = (id(job.shadow), id(job.production), job.method, tuple(job.columns))
         groups.setdefault(key, []).append(job)
     return list(groups.values())
-
-
-def _observe_each(series: Any, values: np.ndarray | None) -> None:
-    if values is not None:
-        for value in values.tolist():
-            series.observe(value)
