@@ -43,7 +43,9 @@ def test_a_missing_metric_is_named() -> None:
 
 def test_only_a_labelled_metric_may_be_unused() -> None:
     assert exposition_problems(spec_page(skip="model_predictions_total"), unused={"model_predictions_total"}) == []
-    assert exposition_problems(spec_page(skip="model_ready"), unused={"model_ready"}) == ["model_ready: missing"]
+    assert exposition_problems(spec_page(skip="http_requests_in_flight"), unused={"http_requests_in_flight"}) == [
+        "http_requests_in_flight: missing"
+    ]
 
 
 def test_a_wrong_label_is_named() -> None:
