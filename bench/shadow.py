@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import statistics
 import sys
 import time
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     uri = tracking_uri(out)
     runs = []
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    load_before = os.getloadavg()[0]
     for model in register(out, tuple(args.models.split(","))):
         shadow_version = challenger(model, uri)
         logging.info("%s: production v%s, Challenger v%s", model.name, model.version, shadow_version)
@@ -124,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"`python -m bench.shadow --seconds {args.seconds:g} --rounds {args.rounds}` on {started}: the predictor "
             "(defaults, COMPILE=auto, capture on) with `SHADOW_ALIAS=Challenger`, `SHADOW_SAMPLE_RATE=1` ÷ the same "
-            "without a shadow; one-row requests; server on CPU 0, wrk on CPU 1; medians of per-round ratios.",
+            "without a shadow; one-row requests; server on CPU 0, wrk on CPU 1; medians of per-round ratios. "
+            f"Load average before/after: {load_before:.1f} / {os.getloadavg()[0]:.1f} (other work shows here).",
             "",
             *table(runs, 1, 64),
             "",

@@ -31,11 +31,16 @@ from service.model_manager import ModelManager
 from service.pyfunc_input import PyfuncRequest
 from service.schema import Columns
 from service.shadow_compare import Comparison, Tolerance, compare
+from service.shadow_counts import ShadowCounts
 
 log = logging.getLogger(__name__)
 
 CALL_MAX_ROWS = 4096
 """Most rows the worker hands the shadow version in one call (queued requests are merged up to this)."""
+GATHER_S = 0.05
+"""The worker lets requests gather this long after the first one queued before it scores them, so it wakes,
+calls the model and takes the GIL once for many requests rather than once after each answer (measured:
+one wake-up per request added 50 % to the p50 latency of a lone client on a one-core server)."""
 
 
 @dataclass(eq=False)
@@ -82,9 +87,7 @@ class Shadow:
         self._dropping = False
         self._failing: dict[str, str] = {}
         """Shadow version -> the exception type it last raised (logged once per state change)."""
-        self._tally: dict[tuple[str, str], list[int]] = {}
-        """(production version, shadow version) -> rows compared, disagreeing, failed: shown in `/model`."""
-        self._dropped_rows = 0
+        self.counts = ShadowCounts(self.metrics)
         self._thread = threading.Thread(target=self._run, name="shadow", daemon=True)
         self.metrics.dropped.labels(follower.target.name)
 
@@ -131,7 +134,8 @@ class Shadow:
             if accepted:
                 self._pending.append(job)
                 self._pending_rows += job.n_rows
-                self._cond.notify()
+                if len(self._pending) == 1 or self._pending_rows >= CALL_MAX_ROWS:
+                    self._cond.notify()  # only what the worker waits for: not a wake-up per request
             changed = self._dropping == accepted
             self._dropping = not accepted
         if changed:
@@ -145,14 +149,8 @@ class Shadow:
             self._dropped(job)
 
     def _dropped(self, job: ShadowJob) -> None:
-        self.metrics.dropped.labels(job.production.name).inc(job.n_rows)
-        self._dropped_rows += job.n_rows
+        self.counts.dropped(job.production.name, job.n_rows)
         self._finish(job, None, "dropped")
-
-    def _tally_of(self, version: str, shadow_version: str) -> list[int]:
-        if len(self._tally) > 16 and (version, shadow_version) not in self._tally:
-            self._tally.clear()  # versions come and go: forget the old pairs now and then
-        return self._tally.setdefault((version, shadow_version), [0, 0, 0])
 
     def queued_rows(self) -> int:
         return self._pending_rows
@@ -164,6 +162,12 @@ class Shadow:
                     self._cond.wait()
                 if not self._pending:
                     return
+                gather_until = time.monotonic() + GATHER_S
+                while not self._closing and self._pending_rows < CALL_MAX_ROWS:
+                    left = gather_until - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
                 jobs = [self._pending.popleft()]
                 rows = jobs[0].n_rows
                 while self._pending and rows + self._pending[0].n_rows <= CALL_MAX_ROWS:
@@ -227,20 +231,12 @@ class Shadow:
             self._failed(job, exc)
             return
         self._state(shadow.version, None)
-        series = (production.name, production.version, shadow.version)
-        self.metrics.compared.labels(*series).inc(result.rows)
-        self.metrics.disagreeing.labels(*series).inc(result.disagreeing)
-        tally = self._tally_of(production.version, shadow.version)
-        tally[0] += result.rows
-        tally[1] += result.disagreeing
-        _observe_each(self.metrics.difference.labels(*series), result.differences)
-        _observe_each(self.metrics.distance.labels(*series), result.distances)
+        self.counts.compared(production, shadow, result)
         self._finish(job, result, None)
 
     def _failed(self, job: ShadowJob, exc: Exception) -> None:
         shadow = job.shadow
-        self.metrics.errors.labels(shadow.name, shadow.version).inc(job.n_rows)
-        self._tally_of(job.production.version, shadow.version)[2] += job.n_rows
+        self.counts.failed(job.production, shadow, job.n_rows)
         kind = type(exc.__cause__ if isinstance(exc, ModelError) and exc.__cause__ else exc).__name__
         self._state(shadow.version, kind, exc)
         self._finish(job, None, kind)
@@ -284,17 +280,8 @@ class Shadow:
             "alias_missing": follower.alias_missing,
             "last_error": follower.last_error,
             "queued_rows": self._pending_rows,
-            "dropped_rows": self._dropped_rows,
-            "comparisons": [
-                {
-                    "version": version,
-                    "shadow_version": shadow_version,
-                    "compared_rows": compared,
-                    "disagreeing_rows": disagreeing,
-                    "error_rows": failed,
-                }
-                for (version, shadow_version), (compared, disagreeing, failed) in list(self._tally.items())
-            ],
+            "dropped_rows": self.counts.dropped_rows,
+            "comparisons": self.counts.pairs(),
         }
 
 
@@ -308,9 +295,3 @@ def _groups(jobs: list[ShadowJob]) -> list[list[ShadowJob]]:
             key = (id(job.shadow), id(job.production), job.method, tuple(job.columns))
         groups.setdefault(key, []).append(job)
     return list(groups.values())
-
-
-def _observe_each(series: Any, values: np.ndarray | None) -> None:
-    if values is not None:
-        for value in values.tolist():
-            series.observe(value)

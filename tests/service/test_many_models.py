@@ -6,8 +6,10 @@ failing models beside healthy ones: tests/service/test_many_models_isolation.py.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -191,3 +193,40 @@ def test_a_model_that_leaves_the_selection_finishes_its_requests_in_flight(
         answer = in_flight.result(timeout=120)
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"predictions": [3.0]}
+
+
+def test_a_webhook_reads_the_selection_again_with_polling_off(
+    demo_model: RegisteredModel, mlflow_server: MlflowServer, start_service: Callable[..., RunningService]
+) -> None:
+    from tests.service.test_webhooks import SECRET, _sign
+
+    first, later = register_versions(mlflow_server, demo_model, 1), register_versions(mlflow_server, demo_model, 1)
+    tag = f"serve-{uuid.uuid4().hex[:6]}"
+    first.client.set_registered_model_tag(first.name, tag, "true")
+    service = start_service(
+        {
+            "MODEL_FILTER": f"tags.`{tag}` = 'true'",
+            "MLFLOW_TRACKING_URI": mlflow_server.uri,
+            "RELOAD_INTERVAL_S": "0",
+            "WEBHOOK_SECRET": SECRET,
+        }
+    )
+    later.client.set_registered_model_tag(later.name, tag, "true")
+    assert post(service, f"/invocations/{later.name}", later.body).status_code == 404  # polling is off
+
+    event = {"entity": "model_version_alias", "action": "created"}
+    body = json.dumps({**event, "data": {"name": later.name, "alias": "Production", "version": later.versions[0]}})
+    delivery, timestamp = uuid.uuid4().hex, str(int(time.time()))
+    headers = {
+        "X-MLflow-Delivery-Id": delivery,
+        "X-MLflow-Timestamp": timestamp,
+        "X-MLflow-Signature": _sign(body.encode(), delivery, timestamp),
+        "Content-Type": "application/json",
+    }
+    answer = httpx.post(f"{service.url}/webhooks/mlflow", content=body, headers=headers)
+    assert answer.json()["reloading"] is True
+    wait_until(
+        lambda: post(service, f"/invocations/{later.name}", later.body).status_code == 200,
+        timeout=120,
+        what="the model the webhook announced to serve",
+    )
