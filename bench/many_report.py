@@ -24,6 +24,7 @@ def goal_rows(f: Figures) -> list[str]:
     many_rps = [r["rps"] for r in f.many]
     one_rps = [r["rps"] for r in f.one]
     p99_ratio = f.p99_during_ms / f.p99_before_ms if f.p99_during_ms and f.p99_before_ms else None
+    rounds = ", ".join(f"{m / o:.2f}" for m, o in zip(many_rps, one_rps, strict=False) if o)
     move_bound = 1.2 * f.interval_s + (f.move_load_s or 0.0) + 1.0
     return [
         "| goal | measured | target | met |",
@@ -35,7 +36,8 @@ def goal_rows(f: Figures) -> list[str]:
         f"all serving; RSS per added model reported | {_met(f.all_serving)} |",
         f"| mixed traffic over the {n} at c={CONNECTIONS}, req/s ÷ one-model service | "
         f"{_num(ratio)} ({_num(_median(many_rps), '.0f')} vs {_num(_median(one_rps), '.0f')} req/s, "
-        f"median of {len(f.many)} round(s)) | ≥ 0.8 | {_met(None if ratio is None else ratio >= 0.8)} |",
+        f"median of {len(f.many)} round(s); per round {rounds}) "
+        f"| ≥ 0.8 | {_met(None if ratio is None else ratio >= 0.8)} |",
         f"| moving one model's alias under that traffic: new version serving | {_num(f.move_s)} s "
         f"(RELOAD_INTERVAL_S={f.interval_s:g}, load {_num(f.move_load_s)} s) | "
         f"≤ interval × 1.2 + load + 1 s of `/model` polling ({move_bound:.2f} s) | "

@@ -84,9 +84,9 @@ class BudgetedLoading:
     def register(self, name: str, manager: ModelManager, busy: Callable[[], bool]) -> Residency:
         residency = Residency(name, manager, busy, self)
         self.models = {**self.models, name: residency}  # replaced, never mutated: load threads read it
-        if self.budget.enabled:
-            self.metrics.unloads.labels(name)
-            self.metrics.cold_loads.labels(name)
+        self.metrics.unloads.labels(name)  # the series exist at 0 from the start: increase() sees the first
+        self.metrics.cold_loads.labels(name)
+        self.metrics.cold_load_seconds.labels(name)
         return residency
 
     def forget(self, name: str) -> None:
@@ -94,6 +94,9 @@ class BudgetedLoading:
         self.models = {n: r for n, r in self.models.items() if n != name}
         if residency is not None:
             self._unpublish(residency, keep=())
+            for metric in (self.metrics.unloads, self.metrics.cold_loads, self.metrics.cold_load_seconds):
+                with contextlib.suppress(KeyError):
+                    metric.remove(name)
 
     def loader(self, name: str, inner: Loader) -> Loader:
         """`inner`, measured; under a budget also deferred, or preceded by unloads (the module's docstring)."""

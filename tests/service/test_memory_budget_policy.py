@@ -1,12 +1,19 @@
-"""The memory budget's policy on its own (service/memory_budget.py): who is unloaded, and when nobody is."""
+"""The memory budget on its own: who is unloaded, and when nobody is (service/memory_budget.py); a model's
+retained size (service/model_size.py); a cold load that outlasts the call (service/budgeted_loading.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 
+from service.budgeted_loading import BudgetedLoading
+from service.errors import NotReadyError
 from service.memory_budget import MB, MemoryBudget
+from service.metrics import Metrics
 from service.model_size import retained_bytes
 
 
@@ -94,3 +101,40 @@ def test_retained_bytes_counts_what_the_object_holds_and_not_shared_modules() ->
     size = retained_bytes(held)
     assert weights.nbytes <= size < weights.nbytes + MB
     assert retained_bytes({"module": np, "cls": np.ndarray}) < 10_000
+
+
+class BlockedManager:
+    """A follower whose deferred load waits until the test releases it."""
+
+    def __init__(self) -> None:
+        self.current: object | None = None
+        self.deferred: object | None = object()
+        self.cache: dict[str, object] = {}
+        self.last_error: str | None = None
+        self.release = threading.Event()
+        self.loads = 0
+
+    def load_deferred(self) -> None:
+        self.loads += 1
+        self.release.wait(timeout=60)
+        self.current = object()
+
+
+def test_a_call_that_outwaits_its_cold_load_gets_503_and_the_shared_load_goes_on() -> None:
+    metrics = Metrics()
+    budgeted = BudgetedLoading(MemoryBudget(10), metrics)
+    manager = BlockedManager()
+    residency = budgeted.register("m", manager, lambda: False)  # type: ignore[arg-type]
+
+    async def calls() -> None:
+        with pytest.raises(NotReadyError, match="still loading after REQUEST_TIMEOUT_S"):
+            await budgeted.ensure_loaded(residency, 0.05)  # the load never ends before the release
+        second = asyncio.ensure_future(budgeted.ensure_loaded(residency, 60))
+        await asyncio.sleep(0)
+        manager.release.set()
+        await second
+
+    asyncio.run(calls())
+    assert manager.loads == 1  # both calls shared one load
+    assert metrics.registry.get_sample_value("model_cold_loads_total", {"model": "m"}) == 1
+    assert metrics.registry.get_sample_value("model_cold_load_seconds_count", {"model": "m"}) == 1
