@@ -117,6 +117,19 @@ METRICS: tuple[Metric, ...] = (
         "predictor",
         "1 when the followed alias was deleted and the last loaded version is kept.",
     ),
+    # --- memory budget (issue 17; service/budgeted_loading.py) ---
+    Metric(
+        "model_memory_bytes",
+        "gauge",
+        ("model", "version"),
+        "predictor",
+        "Memory a loaded version holds (its own objects, measured after its load; 0 once unloaded).",
+    ),
+    Metric("model_unloads_total", "counter", ("model",), "predictor", "Models unloaded to stay within the budget."),
+    Metric("model_cold_loads_total", "counter", ("model",), "predictor", "Calls that waited for their model to load."),
+    Metric(
+        "model_cold_load_seconds", "histogram", ("model",), "predictor", "Time a call waited for its model to load."
+    ),
     Metric("capture_rows_total", "counter", (), "predictor", "Input rows recorded for drift detection."),
     Metric(
         "capture_dropped_rows_total",

@@ -22,6 +22,7 @@ from monitoring.grafana.panels import (
 )
 
 MODEL_JOB = f"{JOB}, {MODEL}"
+JOB_LABEL = "instance"
 
 
 def models_panels() -> list[Panel]:
@@ -63,6 +64,29 @@ def models_panels() -> list[Panel]:
             "Version served per model",
             "Version each model serves (model_info); a hand-over shows as a change of band.",
             [target(f"max by (model, version) (model_info{{{MODEL}}})", "{{model}} v{{version}}")],
+        ),
+        timeseries(
+            "Memory per model",
+            "Memory each model's loaded versions hold (model_memory_bytes, max over replicas); "
+            "MODEL_MEMORY_BUDGET_MB caps their sum per process.",
+            [target(f"max by (model) (sum by (model, {JOB_LABEL}) (model_memory_bytes{{{MODEL_JOB}}}))", "{{model}}")],
+            unit="bytes",
+            width=12,
+        ),
+        timeseries(
+            "Unloads and cold loads per model",
+            "Under MODEL_MEMORY_BUDGET_MB: models unloaded to make room, and calls that waited for their model "
+            "to load again and the p99 of that wait in seconds.",
+            [
+                target(f"sum by (model) (rate(model_unloads_total{{{MODEL}}}{RATE}))", "unloads {{model}}"),
+                target(f"sum by (model) (rate(model_cold_loads_total{{{MODEL}}}{RATE}))", "cold loads {{model}}"),
+                target(
+                    "histogram_quantile(0.99, sum by (model, le) "
+                    f"(rate(model_cold_load_seconds_bucket{{{MODEL}}}{RATE})))",
+                    "p99 cold load s {{model}}",
+                ),
+            ],
+            width=12,
         ),
         stat(
             "Drift verdict per model",
