@@ -51,12 +51,14 @@ router = APIRouter(route_class=DirectRoute)
 _PARSE_IN_THREAD_BYTES = 256 * 1024
 
 
-@router.post("/invocations", openapi_extra=INVOCATIONS_BODY, summary="Score rows (MLflow scoring protocol)")
+# The fixed path is registered first (decorators apply bottom-up): the request middleware calls a direct
+# route only when no route with path parameters comes before it (service/middleware.py, `direct_routes`).
 @router.post(
     "/invocations/{name}",
     openapi_extra={**INVOCATIONS_BODY, "parameters": [NAME_PARAMETER]},
     summary="Score rows with one of several served models",
 )
+@router.post("/invocations", openapi_extra=INVOCATIONS_BODY, summary="Score rows (MLflow scoring protocol)")
 async def invocations(request: Request) -> Response:
     """`/invocations` when one model is served; `/invocations/{name}` names one of several."""
     state: AppState = request.app.state.service

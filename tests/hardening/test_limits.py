@@ -111,8 +111,8 @@ def test_after_a_413_the_rest_of_the_body_is_not_read(limited: RunningService) -
 
 
 def _abandoned(service: RunningService) -> tuple[float, float]:
-    """`model_abandoned_calls_total` (one model, one version here) and `model_abandoned_threads`."""
-    return metric_value(service, "model_abandoned_calls_total{"), metric_value(service, "model_abandoned_threads ")
+    """`model_abandoned_calls_total` and `model_abandoned_threads` (one model, one version here: one series each)."""
+    return metric_value(service, "model_abandoned_calls_total{"), metric_value(service, "model_abandoned_threads{")
 
 
 def test_a_slow_prediction_answers_504_and_its_call_is_left_to_finish_alone(
