@@ -19,8 +19,10 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import RegisteredModel
 
 from service.model_uri import ModelURI, parse_model_uri
+from service.selection import RETRAIN_CLAIM_TAG, is_retrain_claim
 
-CLAIM_FOR_TAG = "aliasserve.retrain_claim_for"
+CLAIM_FOR_TAG = RETRAIN_CLAIM_TAG
+"""The tag marking a retraining claim (one definition, shared with the predictor's selection)."""
 DEFAULT_ALIAS = "Production"
 _PAGE = 1000
 
@@ -110,5 +112,5 @@ def selected_models(client: MlflowClient, selection: Selection) -> list[ModelURI
     """The URIs to check (a filter's sorted by name); a filter is one registry search (MlflowException on failure)."""
     if selection.filter is None:
         return list(selection.uris)
-    models = [model for model in _matching(client, selection.filter) if CLAIM_FOR_TAG not in model.tags]
+    models = [m for m in _matching(client, selection.filter) if not is_retrain_claim(m.name, dict(m.tags or {}))]
     return [ModelURI(name=model.name, alias=selection.alias) for model in sorted(models, key=lambda m: m.name)]

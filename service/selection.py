@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from service.loaded_model import ModelVersion
@@ -74,4 +75,9 @@ class SnapshotResolver:
 
 
 def _claim(entry: RegisteredModelEntry) -> bool:
-    return RETRAIN_CLAIM_TAG in entry.tags or ".retrain-claim." in entry.name
+    return is_retrain_claim(entry.name, entry.tags)
+
+
+def is_retrain_claim(name: str, tags: Mapping[str, str]) -> bool:
+    """A registered model that only marks a retraining (the drift job's claim): never served nor checked."""
+    return RETRAIN_CLAIM_TAG in tags or ".retrain-claim." in name
