@@ -77,3 +77,42 @@ def start_service(tmp_path: Path) -> Iterator[Callable[..., RunningService]]:
     yield start
     for service in started:
         service.terminate()
+
+
+LONGEST_FILES_FIRST = (
+    "tests/service/test_following.py",
+    "tests/compat/test_differential.py",
+    "tests/containers/test_as_manifested.py",
+    "tests/containers/test_loop.py",
+    "tests/service/test_many_models_isolation.py",
+    "tests/bench/test_many_models_quick.py",
+    "tests/loop/test_closed_loop.py",
+    "tests/monitoring/test_service_scrape.py",
+    "tests/service/test_many_models.py",
+    "tests/training/test_shadow_gate.py",
+    "tests/loadtests/test_smoke.py",
+    "tests/monitoring/test_workers.py",
+    "tests/backends/test_following.py",
+    "tests/backends/test_s3_capture.py",
+    "tests/drift/test_retrain.py",
+)
+"""Files whose tests take minutes (`make test` prints the slowest), handed to the workers first."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest files first, then files with more tests first (what xdist's own reordering does).
+
+    `make test` runs `-n 2 --dist loadfile --no-loadscope-reorder`: each file goes whole to one worker, in
+    collection order. xdist's default order (most tests first) left the files of one or two long tests to the
+    end, where one of them ran alone for minutes while the other worker idled.
+    """
+    rank = {name: i for i, name in enumerate(LONGEST_FILES_FIRST)}
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.nodeid.split("::")[0]] = counts.get(item.nodeid.split("::")[0], 0) + 1
+
+    def order(item: pytest.Item) -> tuple[int, int]:
+        path = item.nodeid.split("::")[0]
+        return rank.get(path, len(rank)), -counts[path]
+
+    items.sort(key=order)
