@@ -19,6 +19,7 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import RegisteredModel
 
 from service.model_uri import ModelURI, parse_model_uri
+from service.model_uri import parse_model_uris as parse_uri_list  # one reading of MODEL_URI lists
 from service.selection import RETRAIN_CLAIM_TAG, is_retrain_claim
 
 CLAIM_FOR_TAG = RETRAIN_CLAIM_TAG
@@ -37,20 +38,8 @@ class ModelURIs(tuple[ModelURI, ...]):
 
 
 def parse_model_uris(text: str) -> ModelURIs:
-    """`models:/a@Production,models:/b/3`; raises ValueError naming the URI at fault.
-
-    Read as the predictor's settings read `MODEL_URI` (service/settings.py): empty items are ignored, a
-    model named twice is refused.
-    """
-    parts = [part.strip() for part in text.split(",") if part.strip()]
-    if not parts:
-        raise ValueError(f"MODEL_URI {text!r} names no model: give one or more model URIs separated by commas")
-    uris = ModelURIs(parse_model_uri(part) for part in parts)
-    names = [uri.name for uri in uris]
-    if len(set(names)) != len(names):
-        twice = sorted({name for name in names if names.count(name) > 1})
-        raise ValueError(f"MODEL_URI {text!r} names {', '.join(twice)} more than once")
-    return uris
+    """`models:/a@Production,models:/b/3`, read exactly as the predictor reads `MODEL_URI`."""
+    return ModelURIs(parse_uri_list(text))
 
 
 @dataclass(frozen=True)

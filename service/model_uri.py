@@ -55,3 +55,16 @@ def parse_model_uri(uri: str) -> ModelURI:
         f"MODEL_URI {uri!r} is not a registry URI: use models:/<name>@<alias> to follow an alias, "
         "models:/<name>/<stage> to follow a stage, or models:/<name>/<version> to pin a version"
     )
+
+
+def parse_model_uris(text: str) -> list[ModelURI]:
+    """`MODEL_URI` as a list: `models:/a@Production,models:/b/3`. Empty items are ignored; a model named twice
+    is refused (each model is served and checked once). Raises ValueError naming the URI or model at fault."""
+    uris = [parse_model_uri(part.strip()) for part in text.split(",") if part.strip()]
+    if not uris:
+        raise ValueError(f"MODEL_URI {text!r} names no model: give one or more model URIs separated by commas")
+    names = [uri.name for uri in uris]
+    if len(set(names)) != len(names):
+        twice = sorted({name for name in names if names.count(name) > 1})
+        raise ValueError(f"MODEL_URI {text!r} names {', '.join(twice)} more than once")
+    return uris

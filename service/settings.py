@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from service.model_uri import ModelURI, parse_model_uri
+from service.model_uri import ModelURI, parse_model_uris
 
 
 class Settings(BaseSettings):
@@ -160,10 +160,7 @@ class Settings(BaseSettings):
     def _parseable(cls, value: str) -> str:
         if not value.strip():
             return ""
-        uris = _model_uris(value)
-        names = [uri.name for uri in uris]
-        if len(set(names)) != len(names):
-            raise ValueError(f"MODEL_URI names a model twice ({value!r}): each model is served once")
+        parse_model_uris(value)
         return value
 
     @field_validator("shadow_alias", mode="before")
@@ -189,14 +186,7 @@ class Settings(BaseSettings):
     @property
     def models(self) -> list[ModelURI]:
         """Every model `MODEL_URI` lists (none with `MODEL_FILTER`: the selection decides)."""
-        return _model_uris(self.model_uri) if self.model_uri else []
-
-
-def _model_uris(value: str) -> list[ModelURI]:
-    uris = [parse_model_uri(part.strip()) for part in value.split(",") if part.strip()]
-    if not uris:
-        raise ValueError("MODEL_URI names no model")
-    return uris
+        return parse_model_uris(self.model_uri) if self.model_uri else []
 
 
 def apply_mlflow_environment(settings: Settings) -> None:
