@@ -77,4 +77,3 @@ def start_service(tmp_path: Path) -> Iterator[Callable[..., RunningService]]:
     yield start
     for service in started:
         service.terminate()
-
