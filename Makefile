@@ -78,7 +78,7 @@ system-deps:  ## Debian packages the full suite uses: prometheus, pushgateway, p
 	.ci/system-deps
 
 test: install  ## the whole test suite
-	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 lint: install  ## ruff (lint + format check) and mypy --strict
 	$(PY) -m ruff check .

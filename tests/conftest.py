@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -77,3 +78,67 @@ def start_service(tmp_path: Path) -> Iterator[Callable[..., RunningService]]:
     yield start
     for service in started:
         service.terminate()
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Every logger's handlers, level and propagation as they were before the test.
+
+    Commands run in-process (`drift.cli.main`, `service.logs.configure`) install handlers bound to
+    `sys.stdout`/`sys.stderr`, which pytest swaps for a captured stream it closes after the test; a later
+    test's log line would then go to a closed stream ("--- Logging error ---" on stderr), and which test
+    that hits depends on the order files reach a worker.
+    """
+    loggers = [logging.getLogger()] + [
+        logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+    ]
+    saved = [(logger, logger.handlers[:], logger.level, logger.propagate) for logger in loggers]
+    yield
+    for logger, handlers, level, propagate in saved:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
+    known = {id(logger) for logger in loggers}
+    for added in logging.Logger.manager.loggerDict.values():
+        if isinstance(added, logging.Logger) and id(added) not in known:
+            added.handlers[:] = []
+    logging.captureWarnings(False)
+
+
+LONGEST_FILES_FIRST = (
+    "tests/service/test_following.py",
+    "tests/compat/test_differential.py",
+    "tests/containers/test_as_manifested.py",
+    "tests/containers/test_loop.py",
+    "tests/service/test_many_models_isolation.py",
+    "tests/bench/test_many_models_quick.py",
+    "tests/loop/test_closed_loop.py",
+    "tests/monitoring/test_service_scrape.py",
+    "tests/service/test_many_models.py",
+    "tests/training/test_shadow_gate.py",
+    "tests/loadtests/test_smoke.py",
+    "tests/monitoring/test_workers.py",
+    "tests/backends/test_following.py",
+    "tests/backends/test_s3_capture.py",
+    "tests/drift/test_retrain.py",
+)
+"""Files whose tests take minutes (`make test` prints the slowest), handed to the workers first."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest files first, then files with more tests first (what xdist's own reordering does).
+
+    `make test` runs `-n 2 --dist loadfile --no-loadscope-reorder`: each file goes whole to one worker, in
+    collection order. xdist's default order (most tests first) left the files of one or two long tests to the
+    end, where one of them ran alone for minutes while the other worker idled.
+    """
+    rank = {name: i for i, name in enumerate(LONGEST_FILES_FIRST)}
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.nodeid.split("::")[0]] = counts.get(item.nodeid.split("::")[0], 0) + 1
+
+    def order(item: pytest.Item) -> tuple[int, int]:
+        path = item.nodeid.split("::")[0]
+        return rank.get(path, len(rank)), -counts[path]
+
+    items.sort(key=order)
