@@ -30,13 +30,16 @@ RETRAIN_CLAIM_TAG = "aliasserve.retrain_claim_for"
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One read of the selection: every matching model's version at the alias (None: alias not set)."""
+    """One read of the selection: every matching model's version at the alias (None: alias not set), and
+    all its aliases (a shadow alias resolves from the same read)."""
 
     versions: dict[str, str | None]
+    aliases: dict[str, dict[str, str]]
 
 
 class SnapshotResolver:
-    """Resolves a selected model's alias from the last search, as a follower's registry (`Resolver`)."""
+    """Resolves a selected model's aliases from the last search, as a follower's registry (`Resolver`):
+    the serving alias and, with `SHADOW_ALIAS`, the shadow's."""
 
     def __init__(self, registry: Registry, alias: str) -> None:
         self.registry = registry
@@ -48,15 +51,17 @@ class SnapshotResolver:
 
     def read(self, filter_string: str) -> Snapshot:
         """Search the registry (raises RegistryUnavailable, or AliasNotFound for a filter it refuses)."""
-        entries = self.registry.search(filter_string)
-        snapshot = Snapshot({e.name: e.aliases.get(self.alias) for e in entries if not _claim(e)})
+        entries = [e for e in self.registry.search(filter_string) if not _claim(e)]
+        snapshot = Snapshot(
+            {e.name: e.aliases.get(self.alias) for e in entries}, {e.name: dict(e.aliases) for e in entries}
+        )
         self.snapshot = snapshot
         return snapshot
 
     def resolve(self, target: ModelURI) -> ModelVersion:
         if self.snapshot is None:
             raise RegistryUnavailable("the selection has not been read yet")
-        version = self.snapshot.versions.get(target.name)
+        version = self.snapshot.aliases.get(target.name, {}).get(target.alias or self.alias)
         if version is None:
             raise AliasNotFound(f"{target} does not exist in the registry (not set, or the model left the selection)")
         with self._lock:

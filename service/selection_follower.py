@@ -92,6 +92,12 @@ class SelectionFollower:
             version = snapshot.versions.get(served.name)
             if version is not None and (served.current is None or served.current.version != version):
                 served.manager.wake()  # resolves from the snapshot just read: no registry call
+            shadow = served.shadow
+            if shadow is not None:
+                wanted_shadow = snapshot.aliases.get(served.name, {}).get(shadow.alias)
+                shown = shadow.follower.current
+                if wanted_shadow is not None and (shown is None or shown.version != wanted_shadow):
+                    shadow.follower.wake()
 
     def _failed(self, reason: str) -> None:
         if reason != self.last_error:

@@ -84,16 +84,17 @@ async def mlflow_webhook(request: Request, state: State) -> dict[str, Any]:
     if not isinstance(data, dict):
         data = {}
     kind = (event.get("entity"), event.get("action"))
-    shadow_moved = _wake_shadow(state, kind, data)  # shadow scoring (issue 18)
     relevant = False
     if state.selection is not None:
         # A model created, or an alias that moved, may change what MODEL_FILTER selects: read it again (one
-        # registry call; the followers resolve from that read).
-        relevant = kind == CREATED or (kind in ALIAS_EVENTS and data.get("alias") == state.settings.model_alias)
+        # registry call; the followers, the shadows' too, resolve from that read).
+        aliases = {state.settings.model_alias, state.settings.shadow_alias} - {None}
+        relevant = kind == CREATED or (kind in ALIAS_EVENTS and data.get("alias") in aliases)
         if relevant:
             log.info("webhook: %s.%s for %s; reading MODEL_FILTER now", *kind, data.get("name"))
             state.selection.wake()
-        return {"accepted": True, "reloading": relevant or shadow_moved}
+        return {"accepted": True, "reloading": relevant}
+    shadow_moved = _wake_shadow(state, kind, data)  # shadow scoring (issue 18)
     served = state.models.find(data.get("name"))
     if kind in ALIAS_EVENTS and served is not None:
         target = served.uri
