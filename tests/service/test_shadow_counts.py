@@ -24,7 +24,9 @@ def _samples(histogram: Histogram) -> dict[str, float]:
 
 @pytest.mark.parametrize("buckets", [DIFFERENCE_BUCKETS, DISTANCE_BUCKETS])
 @pytest.mark.parametrize("extra", [[], [math.nan]], ids=["finite", "with NaN"])
-def test_a_batch_observed_at_once_is_the_histogram_of_one_by_one(buckets: tuple[float, ...], extra: list[float]) -> None:
+def test_a_batch_observed_at_once_is_the_histogram_of_one_by_one(
+    buckets: tuple[float, ...], extra: list[float]
+) -> None:
     rng = np.random.default_rng(0)
     edges = [0.0, *buckets, 1e9, math.inf]  # values on every bound, and past the last
     values = np.concatenate([rng.exponential(0.3, 300), edges, extra])
