@@ -91,7 +91,16 @@ class Profile:
         return {stage: per_request * n / total for stage, n in self.samples.most_common()}
 
 
-def profile(server: servers.Server, label: str, connections: int, seconds: float, rate: int, out: Path) -> Profile:
+def profile(
+    server: servers.Server,
+    label: str,
+    connections: int,
+    seconds: float,
+    rate: int,
+    out: Path,
+    script: tuple[Path, tuple[str, ...]] | None = None,
+) -> Profile:
+    """`script`: a wrk script and its arguments (bench/many.lua and a file of paths), else the plain POST."""
     assert server.proc is not None
     pid = server.proc.pid
     raw = out / f"{label.replace(' ', '_').replace('@', '')}-c{connections}.txt"
@@ -103,7 +112,10 @@ def profile(server: servers.Server, label: str, connections: int, seconds: float
     )
     time.sleep(1.0)  # py-spy attaches
     before = cpu_seconds(pid)
-    load = run_wrk(server.url + server.predict_path, server.body, connections, seconds)
+    if script is None:
+        load = run_wrk(server.url + server.predict_path, server.body, connections, seconds)
+    else:
+        load = run_wrk(server.url, server.body, connections, seconds, script=script[0], script_args=script[1])
     used = cpu_seconds(pid) - before
     spy.wait(timeout=seconds + 60)
     return Profile(label, connections, load, used, read_samples(raw))

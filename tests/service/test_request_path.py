@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from fastapi import APIRouter, FastAPI
 
-from service.batching import _merged
+from service.batch_jobs import merged as _merged
 from service.capture import CapturedBatch, _table
 from service.direct_routes import DirectRoutes
 from service.direct_routes import _flattened as _routes
