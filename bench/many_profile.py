@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
 import threading
 import time
@@ -19,11 +20,13 @@ from pathlib import Path
 
 from bench import profile as spy
 from bench.many_registry import ALIAS, register_many
-from bench.many_scenarios import CONNECTIONS, MANY_SCRIPT, Figures, ManyBench, Probe, wait_for
+from bench.many_scenarios import CONNECTIONS, MANY_SCRIPT, Figures, ManyBench, Probe, served, wait_for
 from bench.reload import mlflow_server
 from bench.servers import Server
 
 HERE = Path(__file__).resolve().parent
+log = logging.getLogger("bench.many_profile")
+IDLE_S = 10.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     out: Path = args.out.resolve()
+    for stale in out.glob("*"):  # a fresh registry each run; the exported baseline is kept
+        if not stale.name.startswith("before-"):
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     (out / "profile").mkdir(parents=True, exist_ok=True)
     before = spy.exported(args.baseline, out) if args.baseline else None
     registry = mlflow_server(out)
@@ -53,8 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for server in under_test.values():
                 server.start()
-            for server in under_test.values():
+            for label, server in under_test.items():
                 server.wait_ready(timeout=900)
+                wait_for(lambda s=server: len(served(s)) == args.count, 900, f"{args.count} models serving")
+                wait_for(lambda s=server: all(e.get("version") for e in served(s).values()), 900, "all versions")
+                _idle_cpu(server, label)
                 bench.mixed(server, models.names, 2.0)  # warm: every version's cost known
             script = (MANY_SCRIPT, (bench.paths_file(models.names),))
             for label, server in under_test.items():
@@ -72,6 +81,14 @@ def main(argv: list[str] | None = None) -> int:
         registry.stop()
     print("\n".join(spy.table(profiles)))
     return 0
+
+
+def _idle_cpu(server: Server, label: str) -> None:
+    """CPU the predictor spends with no traffic (following N aliases and the selection), as a share of a core."""
+    assert server.proc is not None
+    before = spy.cpu_seconds(server.proc.pid)
+    time.sleep(IDLE_S)
+    log.info("%s: %.1f%% of a core with no traffic", label, 100 * (spy.cpu_seconds(server.proc.pid) - before) / IDLE_S)
 
 
 def _during_move(
