@@ -117,7 +117,11 @@ def profile(
     else:
         load = run_wrk(server.url, server.body, connections, seconds, script=script[0], script_args=script[1])
     used = cpu_seconds(pid) - before
-    spy.wait(timeout=seconds + 60)
+    try:
+        spy.wait(timeout=seconds + 60)
+    except subprocess.TimeoutExpired:  # seen with a few hundred threads on a loaded machine: keep its samples
+        spy.kill()
+        spy.wait()
     return Profile(label, connections, load, used, read_samples(raw))
 
 

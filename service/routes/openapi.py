@@ -107,3 +107,11 @@ NAME_PARAMETER = {
     "schema": {"type": "string"},
 }
 """Declared by hand: the endpoint reads the path itself (`DirectRoute`), so FastAPI cannot see the parameter."""
+
+VERSION_PARAMETER = {
+    "name": "version",
+    "in": "path",
+    "required": True,
+    "description": "A version of the model that is loaded (the serving one, or one kept in memory)",
+    "schema": {"type": "string"},
+}

@@ -58,6 +58,20 @@ def test_the_scoring_routes_are_called_directly() -> None:
     assert _found(app, "/invocations", "GET") is None  # the router answers 405
 
 
+def test_the_v2_inference_routes_are_called_directly() -> None:
+    from service.routes import v2
+
+    app = _app((v2.router, ""))
+    named = _found(app, "/v2/models/churn/infer")
+    versioned = _found(app, "/v2/models/churn/versions/3/infer")
+    assert named is not None
+    assert versioned is not None
+    assert (named[0].endpoint, named[1]) == (v2.infer, {"name": "churn"})
+    assert (versioned[0].endpoint, versioned[1]) == (v2.infer_version, {"name": "churn", "version": "3"})
+    assert _found(app, "/v2/models/churn", "GET") is None  # metadata stays with the router
+    assert _found(app, "/v2/models/churn/ready", "GET") is None
+
+
 def test_routes_the_router_would_match_otherwise_stay_with_the_router() -> None:
     catch_all = APIRouter()
     catch_all.add_api_route("/{anything}", _endpoint, methods=["POST"])
