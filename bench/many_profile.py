@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.many_profile", description=__doc__)
     parser.add_argument("--count", type=int, default=100, help="registered models served")
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--rate", type=int, default=500, help="py-spy samples per second")
+    parser.add_argument("--rate", type=int, default=500, help="py-spy samples per second (0: wrk only)")
+    parser.add_argument("--rounds", type=int, default=1, help="mixed-traffic runs per server, interleaved")
     parser.add_argument("--move", action="store_true", help="also profile during an alias move")
     parser.add_argument("--baseline", metavar="REV", help="also profile this commit, interleaved")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "many-profile")
@@ -66,14 +67,14 @@ def main(argv: list[str] | None = None) -> int:
                 _idle_cpu(server, label)
                 bench.mixed(server, models.names, 2.0)  # warm: every version's cost known
             script = (MANY_SCRIPT, (bench.paths_file(models.names),))
-            for label, server in under_test.items():
-                profiles.append(
-                    spy.profile(server, label, CONNECTIONS, args.seconds, args.rate, out / "profile", script)
-                )
+            for _ in range(args.rounds):
+                for label, server in under_test.items():
+                    ran = spy.profile(server, label, CONNECTIONS, args.seconds, args.rate, out / "profile", script)
+                    profiles.append(_logged(ran))
             if args.move:
                 others = (MANY_SCRIPT, (bench.paths_file(models.names[1:]),))
                 for label, server in under_test.items():
-                    profiles.append(_during_move(bench, server, f"{label} move", args, out, others))
+                    profiles.append(_logged(_during_move(bench, server, f"{label} move", args, out, others)))
         finally:
             for server in under_test.values():
                 server.stop()
@@ -81,6 +82,20 @@ def main(argv: list[str] | None = None) -> int:
         registry.stop()
     print("\n".join(spy.table(profiles)))
     return 0
+
+
+def _logged(ran: spy.Profile) -> spy.Profile:
+    cpu_us = ran.cpu_s / max(ran.load.requests, 1) * 1e6
+    log.info(
+        "%s: %.0f req/s, p50 %.1f ms, p99 %.1f ms, %.0f CPU µs a request, %d errors",
+        ran.label,
+        ran.load.rps,
+        ran.load.p50_ms,
+        ran.load.p99_ms,
+        cpu_us,
+        ran.load.errors,
+    )
+    return ran
 
 
 def _idle_cpu(server: Server, label: str) -> None:
