@@ -18,7 +18,8 @@ call arrives alone (the consumer idle, nothing queued, no other request received
 Under concurrent traffic the same holds for a model whose requests do not meet: spread over many models,
 each request is usually alone for its model, and the hop through its consumer task (two task switches, a
 queue and a future) is most of what the batcher adds. So while this model's last batch had no batch-mates,
-a cheap call is made in the request's task too; one request in `PROBE_EVERY` still goes through the queue,
+a cheap call is made in the next turn of the loop without the consumer (not in the request's task: the
+requests already read keep their turn); one request in `PROBE_EVERY` still goes through the queue,
 so the consumer sees again whether requests now meet (then they are batched again: one model under load
 keeps its merged calls). Only calls the cost memory knows to be cheap are made on the loop
 (`service/call_costs.py`): an expensive or hanging model always scores in its own thread.
@@ -122,20 +123,23 @@ class Batcher:
         """
         if self._threads.stuck:
             raise self._threads.stuck_error()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         job = Job(model, columns, n_rows, method, params, future)
-        if self._waiting and self._queue.empty() and self._alone() and self._costs.cheap([job]):
-            self._run_group([job], settle)  # alone for a cheap model: no hop through the consumer task
+        if not self._waiting or not self._queue.empty() or not self._costs.cheap([job]):
+            self._queue.put_nowait(job)
+        elif requests_in_flight() == 1:
+            self._run_group([job], settle)  # a lone request for a cheap model: no hop through the consumer task
+        elif self._last_batch == 1 and self._not_probe():
+            # Requests for this model do not meet: scored in the next turn of the loop (as the consumer would,
+            # one task switch and a queue fewer), so the other requests of this turn keep their place.
+            loop.call_soon(self._run_group, [job], settle)
         else:
             self._queue.put_nowait(job)
         return future
 
-    def _alone(self) -> bool:
-        """No other request in the server, or this model's requests have not been meeting (module docstring)."""
-        if requests_in_flight() == 1:
-            return True
-        if self._last_batch > 1:
-            return False
+    def _not_probe(self) -> bool:
+        """One call in `PROBE_EVERY` goes through the queue, so the consumer sees whether requests meet now."""
         self._inline_streak += 1
         return self._inline_streak % PROBE_EVERY != 0
 

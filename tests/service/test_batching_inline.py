@@ -1,10 +1,10 @@
-"""Cheap calls are made in the request's own task under concurrency when the model's requests do not meet,
-and batched again when they do; calls the cost memory does not know to be cheap keep the queue.
+"""Cheap calls skip the consumer under concurrency when the model's requests do not meet, and are batched
+again when they do; calls the cost memory does not know to be cheap keep the queue.
 
 In process: a real `Batcher` on a real event loop, a real fitted scikit-learn model. The test process is
 not served by the project's `HttpProtocol`, so the server's request count is unknown here (`None`): the
-batcher treats the traffic as concurrent, the case under test. A future already settled when `submit`
-returns was scored in the request's task; one still pending went through the consumer task.
+batcher treats the traffic as concurrent, the case under test. A request that left nothing queued
+(`busy()` false right after `submit`) skips the consumer task.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ async def _idle(batcher: Batcher) -> None:
 
 
 async def _inline_counts(model: LoadedModel, waves: int) -> tuple[int, int, list[Any]]:
-    """(scored in the request's task, queued, outputs) for `waves` single requests, one after another."""
+    """(scored without the consumer, queued, outputs) for `waves` single requests, one after another."""
     batcher = Batcher(Metrics(), model="cheap")
     batcher.start()
     try:
@@ -71,7 +71,7 @@ async def _inline_counts(model: LoadedModel, waves: int) -> tuple[int, int, list
         outputs = []
         for _ in range(waves):
             future = batcher.submit(model, ROW, 1, "predict")
-            inline, queued = (inline + 1, queued) if future.done() else (inline, queued + 1)
+            inline, queued = (inline, queued + 1) if batcher.busy() else (inline + 1, queued)
             outputs.append(await future)
             await _idle(batcher)
         return inline, queued, outputs
@@ -79,7 +79,7 @@ async def _inline_counts(model: LoadedModel, waves: int) -> tuple[int, int, list
         await batcher.stop()
 
 
-def test_a_cheap_model_whose_requests_do_not_meet_scores_in_the_request_task() -> None:
+def test_a_cheap_model_whose_requests_do_not_meet_skips_the_consumer() -> None:
     inline, queued, outputs = asyncio.run(_inline_counts(_loaded(), 4 * PROBE_EVERY))
     assert queued >= 1  # the probes: one in PROBE_EVERY goes through the consumer
     assert inline >= 4 * PROBE_EVERY - 4
@@ -95,7 +95,7 @@ def test_requests_that_meet_are_batched_again() -> None:
     """A probe queued, then more requests in the same turn of the loop: they meet in one call, and the
     requests after it keep the queue (so one model under load keeps its merged calls)."""
 
-    async def run() -> tuple[list[bool], int]:
+    async def run() -> tuple[bool, int]:
         model = _loaded()
         metrics = Metrics()
         batcher = Batcher(metrics, model="cheap")
@@ -105,14 +105,14 @@ def test_requests_that_meet_are_batched_again() -> None:
             futures = [batcher.submit(model, ROW, 1, "predict") for _ in range(PROBE_EVERY + 8)]
             await asyncio.gather(*futures)
             after = [batcher.submit(model, ROW, 1, "predict") for _ in range(4)]
-            settled_at_once = [future.done() for future in after]
+            queued = batcher.busy()
             await asyncio.gather(*after)
             rows = metrics.registry.get_sample_value("model_batch_rows_sum", {"model": "cheap"}) or 0.0
             calls = metrics.registry.get_sample_value("model_batch_rows_count", {"model": "cheap"}) or 0.0
-            return settled_at_once, int(rows - calls)
+            return queued, int(rows - calls)
         finally:
             await batcher.stop()
 
-    settled_at_once, rows_beyond_one_per_call = asyncio.run(run())
+    queued, rows_beyond_one_per_call = asyncio.run(run())
     assert rows_beyond_one_per_call > 0  # some call scored several requests
-    assert not any(settled_at_once)
+    assert queued
