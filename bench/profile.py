@@ -91,10 +91,23 @@ class Profile:
         return {stage: per_request * n / total for stage, n in self.samples.most_common()}
 
 
-def profile(server: servers.Server, label: str, connections: int, seconds: float, rate: int, out: Path) -> Profile:
+def profile(
+    server: servers.Server,
+    label: str,
+    connections: int,
+    seconds: float,
+    rate: int,
+    out: Path,
+    script: tuple[Path, tuple[str, ...]] | None = None,
+) -> Profile:
+    """`script`: a wrk script and its arguments (bench/many.lua and a file of paths), else the plain POST."""
     assert server.proc is not None
     pid = server.proc.pid
     raw = out / f"{label.replace(' ', '_').replace('@', '')}-c{connections}.txt"
+    if rate <= 0:  # wrk only: CPU and latency, no samples
+        before = cpu_seconds(pid)
+        load = _wrk(server, connections, seconds, script)
+        return Profile(label, connections, load, cpu_seconds(pid) - before, Counter())
     record = ["record", "--pid", str(pid), "--rate", str(rate), "--nonblocking", "--threads", "--format", "raw"]
     spy = subprocess.Popen(
         [str(PY_SPY), *record, "--duration", str(int(seconds) + 2), "--output", str(raw)],
@@ -103,10 +116,22 @@ def profile(server: servers.Server, label: str, connections: int, seconds: float
     )
     time.sleep(1.0)  # py-spy attaches
     before = cpu_seconds(pid)
-    load = run_wrk(server.url + server.predict_path, server.body, connections, seconds)
+    load = _wrk(server, connections, seconds, script)
     used = cpu_seconds(pid) - before
-    spy.wait(timeout=seconds + 60)
-    return Profile(label, connections, load, used, read_samples(raw))
+    try:
+        spy.wait(timeout=seconds + 60)
+    except subprocess.TimeoutExpired:  # seen with a few hundred threads on a loaded machine: keep its samples
+        spy.kill()
+        spy.wait()
+    return Profile(label, connections, load, used, read_samples(raw) if raw.exists() else Counter())
+
+
+def _wrk(
+    server: servers.Server, connections: int, seconds: float, script: tuple[Path, tuple[str, ...]] | None
+) -> LoadResult:
+    if script is None:
+        return run_wrk(server.url + server.predict_path, server.body, connections, seconds)
+    return run_wrk(server.url, server.body, connections, seconds, script=script[0], script_args=script[1])
 
 
 def table(profiles: list[Profile]) -> list[str]:
@@ -146,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default="logreg,forest", help="any of logreg, forest, hgb")
     parser.add_argument("--connections", default="1,64")
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--rate", type=int, default=500, help="py-spy samples per second")
+    parser.add_argument("--rate", type=int, default=500, help="py-spy samples per second (0: wrk only)")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="predictor setting")
     parser.add_argument("--out", type=Path, default=HERE / "out")
     parser.add_argument("--baseline", metavar="REV", help="also profile this commit, interleaved (before / after)")

@@ -14,6 +14,15 @@ millisecond or two is called on the event loop itself: handing it to the thread 
 wake-ups, more than the call, and under CPU contention each wake-up can wait for a time slice. When such a
 call arrives alone (the consumer idle, nothing queued, no other request received by the server: see
 `service/server.py`) it is made in the request's own task, without the hop through the consumer.
+
+Under concurrent traffic the same holds for a model whose requests do not meet: spread over many models,
+each request is usually alone for its model, and the hop through its consumer task (two task switches, a
+queue and a future) is most of what the batcher adds. So while this model's last batch had no batch-mates,
+a cheap call is made in the next turn of the loop without the consumer (not in the request's task: the
+requests already read keep their turn); one request in `PROBE_EVERY` still goes through the queue,
+so the consumer sees again whether requests now meet (then they are batched again: one model under load
+keeps its merged calls). Only calls the cost memory knows to be cheap are made on the loop
+(`service/call_costs.py`): an expensive or hanging model always scores in its own thread.
 """
 
 from __future__ import annotations
@@ -23,46 +32,26 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
+from service.batch_jobs import Job, Outcome, groups, merged, settle
+from service.call_costs import COST_SAMPLE_EVERY, INLINE_BELOW_S, INLINE_MAX_ROWS, CallCosts
 from service.errors import ModelError
 from service.loaded_model import LoadedModel
 from service.metrics import Metrics
 from service.model_thread import ModelThreads
 from service.pyfunc_input import PyfuncRequest
-from service.schema import Columns, MatrixColumns, matrix_of
+from service.schema import Columns
 from service.server import requests_in_flight
+from service.thread_calls import RECHECK_S, ThreadCall
 
 log = logging.getLogger(__name__)
 
-INLINE_BELOW_S = 0.002
-"""Calls expected to take less CPU time than this (running average per version) run on the event loop."""
-INLINE_MAX_ROWS = 256
-_AVERAGE_WEIGHT = 0.2
-COST_SAMPLE_EVERY = 8
-"""Once a version's cost is known, the CPU time of one call in this many updates it: `time.thread_time()` is
-a system call (10 µs here, twice a call), the largest single cost on a one-row request's path (py-spy)."""
-_RECHECK_S = 0.1
-"""How often a call that outlived its timeout is looked at again (stuck at the cap, or about to return)."""
+PROBE_EVERY = 16
+"""Under concurrency, one request in this many for a model whose requests were not meeting is queued, so the
+consumer sees whether they meet now."""
 
-
-Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
-"""A request's future with its result or its error."""
-
-
-@dataclass
-class Job:
-    model: LoadedModel
-    columns: Columns
-    n_rows: int
-    method: str
-    params: dict[str, Any] | None
-    future: asyncio.Future[Any] = field(repr=False)
-    pyfunc: PyfuncRequest | None = None
-    """A request in MLflow's input handling: scored alone with `LoadedModel.predict_pyfunc`."""
+__all__ = ["COST_SAMPLE_EVERY", "INLINE_BELOW_S", "INLINE_MAX_ROWS", "Batcher", "Job", "Outcome"]
 
 
 class Batcher:
@@ -83,9 +72,9 @@ class Batcher:
         self._threads = ModelThreads(metrics, abandon_after_s, model=model)
         self._task: asyncio.Task[None] | None = None
         self._last_batch = 1
-        self._call_seconds: dict[int, float] = {}
-        """Running average of the CPU time of a call, by `id()` of the loaded version."""
-        self._calls = 0
+        self._inline_streak = 0
+        """Calls made in the request's task under concurrency: one in `PROBE_EVERY` is queued instead."""
+        self._costs = CallCosts()
         self._waiting = False
         """The consumer is idle, waiting for a request: a lone cheap call may run in `submit` itself."""
         self._series: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
@@ -134,13 +123,25 @@ class Batcher:
         """
         if self._threads.stuck:
             raise self._threads.stuck_error()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         job = Job(model, columns, n_rows, method, params, future)
-        if self._waiting and requests_in_flight() == 1 and self._queue.empty() and self._inline([job]):
-            self._run_group([job], _settle)  # a lone request for a cheap model: no hop through the consumer task
+        if not self._waiting or not self._queue.empty() or not self._costs.cheap([job]):
+            self._queue.put_nowait(job)
+        elif requests_in_flight() == 1:
+            self._run_group([job], settle)  # a lone request for a cheap model: no hop through the consumer task
+        elif self._last_batch == 1 and self._not_probe():
+            # Requests for this model do not meet: scored in the next turn of the loop (as the consumer would,
+            # one task switch and a queue fewer), so the other requests of this turn keep their place.
+            loop.call_soon(self._run_group, [job], settle)
         else:
             self._queue.put_nowait(job)
         return future
+
+    def _not_probe(self) -> bool:
+        """One call in `PROBE_EVERY` goes through the queue, so the consumer sees whether requests meet now."""
+        self._inline_streak += 1
+        return self._inline_streak % PROBE_EVERY != 0
 
     def submit_pyfunc(self, model: LoadedModel, request: PyfuncRequest, n_rows: int) -> asyncio.Future[Any]:
         """Queue a request parsed by MLflow's input handling; it is scored alone, in the model thread."""
@@ -172,9 +173,9 @@ class Batcher:
                     break
             self._last_batch = len(jobs)
             try:
-                for group in _groups(jobs):
-                    if self._inline(group):
-                        self._run_group(group, _settle)
+                for group in groups(jobs):
+                    if self._costs.cheap(group):
+                        self._run_group(group, settle)
                         await asyncio.sleep(0)  # let the answered requests respond, and new ones queue
                     else:
                         await self._in_thread(group)
@@ -185,7 +186,7 @@ class Batcher:
     async def _in_thread(self, jobs: list[Job]) -> None:
         """Run the group in the model thread; stop waiting for it if it is abandoned (see `_watch`)."""
         loop = asyncio.get_running_loop()
-        call = _ThreadCall(loop, jobs)
+        call = ThreadCall(loop, jobs)
         running = loop.run_in_executor(self._threads.current, self._run_group, jobs, call.answer)
         running.add_done_callback(call.returned)
         call.timer = loop.call_later(self.abandon_after_s, self._watch, call, running)
@@ -197,7 +198,7 @@ class Batcher:
         if running.done():
             self._threads.resume()
 
-    def _watch(self, call: _ThreadCall, running: asyncio.Future[Any]) -> None:
+    def _watch(self, call: ThreadCall, running: asyncio.Future[Any]) -> None:
         """At `abandon_after_s` into the call: abandon it if every request it serves has been answered."""
         if call.waiter.done():
             return
@@ -207,7 +208,7 @@ class Batcher:
                 call.waiter.set_result(None)
                 return
             self._refuse_queued()
-        call.timer = call.loop.call_later(_RECHECK_S, self._watch, call, running)
+        call.timer = call.loop.call_later(RECHECK_S, self._watch, call, running)
 
     def _refuse_queued(self) -> None:
         """Stuck: what is queued would only time out behind the stuck call; answer it now."""
@@ -218,14 +219,6 @@ class Batcher:
                 job.future.set_exception(error)
             self._queue.task_done()
 
-    def _inline(self, jobs: list[Job]) -> bool:
-        """Only native scikit-learn and ONNX Runtime calls, which are CPU-bound: a pyfunc model may wait (I/O,
-        sleep) for long at little CPU cost, and on the event loop that wait would stall every other request."""
-        if jobs[0].model.flavor not in ("sklearn", "onnx") or jobs[0].params or jobs[0].pyfunc is not None:
-            return False
-        average = self._call_seconds.get(id(jobs[0].model))
-        return average is not None and average < INLINE_BELOW_S and sum(j.n_rows for j in jobs) <= INLINE_MAX_ROWS
-
     def _run_group(self, jobs: list[Job], settle: Callable[[list[Outcome]], object]) -> None:
         """One call for the group, or one call per job if the group call fails; `settle` hands out results."""
         live = [job for job in jobs if not job.future.done()]
@@ -234,8 +227,8 @@ class Batcher:
         outcomes: list[Outcome] = []
         if len(live) > 1:
             try:
-                merged = _merged([job.columns for job in live])
-                output = self._call(live[0], merged, sum(job.n_rows for job in live))
+                together = merged([job.columns for job in live])
+                output = self._call(live[0], together, sum(job.n_rows for job in live))
             except Exception:  # noqa: S110 - retried one by one below, so each request gets its own error
                 pass
             else:
@@ -256,8 +249,7 @@ class Batcher:
 
     def _call(self, job: Job, columns: Columns, n_rows: int) -> Any:
         model = job.model
-        self._calls += 1
-        sample = self._calls % COST_SAMPLE_EVERY == 0 or id(model) not in self._call_seconds
+        sample = self._costs.sample(model)
         cpu_started = time.thread_time() if sample else 0.0
         started = time.perf_counter()
         if job.pyfunc is not None:
@@ -266,7 +258,7 @@ class Batcher:
             output = model.predict(columns, job.method, job.params)
         elapsed = time.perf_counter() - started
         if sample:
-            self._remember_cost(id(model), time.thread_time() - cpu_started)
+            self._costs.remember(model, time.thread_time() - cpu_started)
         duration, rows, predictions = self._series_of(model)
         duration.observe(elapsed)
         rows.observe(n_rows)
@@ -286,67 +278,3 @@ class Batcher:
                 metrics.predictions.labels(model.name, model.version),
             )
         return series
-
-    def _remember_cost(self, key: int, seconds: float) -> None:
-        """CPU time of the calling thread, not wall time: a call preempted by other processes is not slow."""
-        if len(self._call_seconds) > 16 and key not in self._call_seconds:
-            self._call_seconds.clear()  # versions come and go: forget the old ones now and then
-        average = self._call_seconds.get(key)
-        self._call_seconds[key] = seconds if average is None else average + _AVERAGE_WEIGHT * (seconds - average)
-
-
-class _ThreadCall:
-    """One group's call in the model thread, as the event loop follows it."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, jobs: list[Job]) -> None:
-        self.loop = loop
-        self.jobs = jobs
-        self.answered = False
-        """Set by the model thread as it hands out the results: the call is returning, not stuck."""
-        self.waiter: asyncio.Future[None] = loop.create_future()
-        self.timer: asyncio.TimerHandle | None = None
-
-    def answer(self, outcomes: list[Outcome]) -> None:
-        """In the model thread."""
-        self.answered = True
-        self.loop.call_soon_threadsafe(_settle, outcomes)
-
-    def returned(self, running: asyncio.Future[Any]) -> None:
-        if not running.cancelled() and (error := running.exception()) is not None:
-            log.error("model thread call failed: %s: %s", type(error).__name__, error, exc_info=error)
-        if not self.waiter.done():
-            self.waiter.set_result(None)
-
-
-def _groups(jobs: list[Job]) -> list[list[Job]]:
-    """Jobs that can share a call: same version object, same prediction method, no request params.
-
-    A job in MLflow's input handling shares with no one (its data may be anything).
-    """
-    groups: dict[tuple[int, str, int], list[Job]] = {}
-    for job in jobs:
-        if job.pyfunc is not None:
-            key = (id(job), "pyfunc", 0)
-        else:
-            key = (id(job.model), job.method, id(job.params) if job.params else 0)
-        groups.setdefault(key, []).append(job)
-    return list(groups.values())
-
-
-def _merged(requests: list[Columns]) -> Columns:
-    """The requests' columns as one table: their matrices side by side when each has one."""
-    blocks = [block for columns in requests if (block := matrix_of(columns)) is not None]
-    if len(blocks) == len(requests):
-        return MatrixColumns.of(list(requests[0]), np.concatenate(blocks, axis=1))
-    return {name: np.concatenate([columns[name] for columns in requests]) for name in requests[0]}
-
-
-def _settle(outcomes: list[Outcome]) -> None:
-    """On the event loop: hand each request its result or error (one wake-up for the whole group)."""
-    for future, result, error in outcomes:
-        if future.done():
-            continue
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)

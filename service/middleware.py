@@ -5,9 +5,9 @@ client can find its own calls; but clients choose it, and two of them may choose
 response also carries `X-Server-Request-ID`, an id only this server hands out (a UUIDv7: 48 bits of
 milliseconds, then random bits). The capture records both; when the client sent none, both are the same.
 
-Routes marked `direct` (the scoring route, `service/routes/scoring.py`) are called from here, past
-Starlette's exception middleware, FastAPI's exit stacks and the router's matching: about a third of the
-CPU of a one-row prediction (`bench/profile.md`). The app's exception handlers still answer their errors.
+Routes marked `direct` (the scoring routes, `service/routes/scoring.py`) are called from here, past
+Starlette's exception middleware, FastAPI's exit stacks and the router's matching
+(`service/direct_routes.py`). The app's exception handlers still answer their errors.
 """
 
 from __future__ import annotations
@@ -17,14 +17,12 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.requests import Request
-from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.direct_routes import DirectMatch, DirectRoutes, call_direct
 from service.metrics import Metrics
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -96,8 +94,8 @@ class RequestContext:
         self.metrics = metrics
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         """(requests counter, duration histogram) by (route, method, status): `labels()` takes a lock."""
-        self._direct: dict[tuple[str, str], Route] | None = None
-        """Direct routes by (method, path), read from the app's routes on the first request."""
+        self._direct: DirectRoutes | None = None
+        """Read from the app's routes on the first request."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -125,26 +123,23 @@ class RequestContext:
             await send(message)
 
         try:
-            route = self._direct_route(scope)
-            if route is None:
+            direct = self._direct_match(scope)
+            if direct is None:
                 await self.app(scope, receive, send_with_id)
             else:
-                await _call_direct(route, scope, receive, send_with_id)
+                await call_direct(direct, scope, receive, send_with_id)
         finally:
             self.metrics.in_flight.dec()
             counter, histogram = self._series(_route_template(scope), scope["method"], status)
             counter.inc()
             histogram.observe(time.perf_counter() - started)
 
-    def _direct_route(self, scope: Scope) -> Route | None:
+    def _direct_match(self, scope: Scope) -> DirectMatch | None:
         if self._direct is None:
-            self._direct = direct_routes(scope["app"].router.routes) if "app" in scope else {}
-        if not self._direct or scope.get("root_path"):
+            self._direct = DirectRoutes(scope["app"].router.routes if "app" in scope else [])
+        if not self._direct.any or scope.get("root_path"):
             return None
-        route = self._direct.get((scope["method"], scope["path"]))
-        if route is not None:
-            scope["route"] = route
-        return route
+        return self._direct.find(scope["method"], scope["path"])
 
     def _series(self, route: str, method: str, status: int) -> tuple[Any, Any]:
         key = (route, method, status)
@@ -157,49 +152,6 @@ class RequestContext:
             if len(self._children) < 1000:  # routes are templates and methods few: this stays small
                 self._children[key] = series
         return series
-
-
-def direct_routes(routes: list[Any]) -> dict[tuple[str, str], Route]:
-    """Routes marked `direct` with a fixed path, by (method, path): the first route for each, as the router
-    picks it, and only where no earlier route with path parameters could claim the same path."""
-    found: dict[tuple[str, str], Route] = {}
-    dynamic_before = False
-    for route, path in _flattened(routes):
-        fixed = "{" not in path
-        if not isinstance(route, Route) or path != route.path:  # a prefix added at inclusion: leave it to the router
-            dynamic_before = dynamic_before or not fixed
-            continue
-        if fixed and getattr(route, "direct", False) and not dynamic_before:
-            for method in route.methods or ():
-                found.setdefault((method, route.path), route)
-        dynamic_before = dynamic_before or not fixed
-    return found
-
-
-def _flattened(routes: list[Any]) -> Iterator[tuple[Any, str]]:
-    """(route, path it answers) in the router's order; FastAPI's included routers opened up."""
-    for route in routes:
-        contexts = getattr(route, "effective_route_contexts", None)
-        if contexts is None:
-            yield route, str(getattr(route, "path", "{}"))
-            continue
-        for context in contexts():
-            original = context.original_route
-            yield original, str(context.path or getattr(original, "path", "{}"))
-
-
-async def _call_direct(route: Route, scope: Scope, receive: Receive, send: Send) -> None:
-    """The endpoint called with the request; an exception the app has a handler for is answered by it."""
-    request = Request(scope, receive, send)
-    try:
-        response = await route.endpoint(request)
-    except Exception as exc:
-        handler = next((h for c in type(exc).__mro__ if (h := scope["app"].exception_handlers.get(c))), None)
-        if handler is None:
-            raise
-        response = await handler(request, exc)
-        exc.__traceback__ = None
-    await response(scope, receive, send)
 
 
 def _client_id(scope: Scope) -> str | None:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from service import load_share
 from service.budgeted_loading import LoadDeferred
 from service.loaded_model import LoadedModel, ModelVersion, load_version
 from service.logs import redact
@@ -176,8 +177,9 @@ class ModelManager:
         started = time.monotonic()
         if loaded is None:
             try:
-                loaded = self.loader(meta, self.cache_root)
-                loaded.warm_up()
+                with load_share.loading():  # the event loop keeps the GIL most of the time meanwhile
+                    loaded = self.loader(meta, self.cache_root)
+                    loaded.warm_up()
             except LoadDeferred:  # memory budget: left unloaded until a call wants it
                 self.deferred = meta
                 return

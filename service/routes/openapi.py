@@ -99,11 +99,13 @@ V2_INFER_BODY: dict[str, Any] = {
     },
 }
 
-NAME_PARAMETER = {
-    "name": "name",
-    "in": "path",
-    "required": True,
-    "description": "The registered model's name (one of the models served)",
-    "schema": {"type": "string"},
-}
-"""Declared by hand: the endpoint reads the path itself (`DirectRoute`), so FastAPI cannot see the parameter."""
+
+def _path_parameter(name: str, description: str) -> dict[str, Any]:
+    """Declared by hand: a `DirectRoute`'s endpoint reads the path itself, so FastAPI cannot see it."""
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": {"type": "string"}}
+
+
+NAME_PARAMETER = _path_parameter("name", "The registered model's name (one of the models served)")
+VERSION_PARAMETER = _path_parameter(
+    "version", "A version of the model that is loaded (the serving one, or one kept in memory)"
+)

@@ -29,8 +29,8 @@ class DirectRoute(APIRoute):
     """A route whose endpoint reads the request and builds the response itself.
 
     FastAPI's own handler solves dependencies and parses query parameters and cookies on every request:
-    about a fifth of the CPU of a one-row prediction. The OpenAPI description is kept. A `direct` route with
-    a fixed path is called by `service/middleware.py` itself, past the router.
+    about a fifth of the CPU of a one-row prediction. The OpenAPI description is kept. A `direct` route is
+    called by `service/middleware.py` itself, past the router (`service/direct_routes.py`).
     """
 
     direct = True
@@ -51,14 +51,12 @@ router = APIRouter(route_class=DirectRoute)
 _PARSE_IN_THREAD_BYTES = 256 * 1024
 
 
-# The fixed path is registered first (decorators apply bottom-up): the request middleware calls a direct
-# route only when no route with path parameters comes before it (service/middleware.py, `direct_routes`).
+@router.post("/invocations", openapi_extra=INVOCATIONS_BODY, summary="Score rows (MLflow scoring protocol)")
 @router.post(
     "/invocations/{name}",
     openapi_extra={**INVOCATIONS_BODY, "parameters": [NAME_PARAMETER]},
     summary="Score rows with one of several served models",
 )
-@router.post("/invocations", openapi_extra=INVOCATIONS_BODY, summary="Score rows (MLflow scoring protocol)")
 async def invocations(request: Request) -> Response:
     """`/invocations` when one model is served; `/invocations/{name}` names one of several."""
     state: AppState = request.app.state.service

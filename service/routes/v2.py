@@ -13,8 +13,9 @@ from service.predictor import Prediction, Predictor
 from service.protocols import v2 as protocol
 from service.protocols.v2_metadata import metadata
 from service.readiness import model_not_ready_reason, not_alive_reason, not_ready_reason
-from service.routes.common import State, prediction_headers, read_body
-from service.routes.openapi import V2_INFER_BODY
+from service.routes.common import AppState, State, prediction_headers, read_body
+from service.routes.openapi import NAME_PARAMETER, V2_INFER_BODY, VERSION_PARAMETER
+from service.routes.scoring import DirectRoute
 from service.served_model import ServedModel
 from service.tensor_input import predict_tensors
 
@@ -66,17 +67,33 @@ async def model_ready(name: str, state: State) -> Response:
     return JSONResponse({"name": served.name, "ready": True})
 
 
-@router.post("/models/{name}/infer", openapi_extra=V2_INFER_BODY)
-async def infer(name: str, request: Request, state: State) -> Response:
-    return await _infer(name, None, request, state)
+async def infer(request: Request) -> Response:
+    """A `DirectRoute`, called by the request middleware itself (`service/direct_routes.py`)."""
+    return await _infer(request.path_params["name"], None, request, request.app.state.service)
 
 
-@router.post("/models/{name}/versions/{version}/infer", openapi_extra=V2_INFER_BODY)
-async def infer_version(name: str, version: str, request: Request, state: State) -> Response:
-    return await _infer(name, version, request, state)
+async def infer_version(request: Request) -> Response:
+    params = request.path_params
+    return await _infer(params["name"], params["version"], request, request.app.state.service)
 
 
-async def _infer(name: str, version: str | None, request: Request, state: State) -> Response:
+router.add_api_route(
+    "/models/{name}/infer",
+    infer,
+    methods=["POST"],
+    openapi_extra={**V2_INFER_BODY, "parameters": [NAME_PARAMETER]},
+    route_class_override=DirectRoute,
+)
+router.add_api_route(
+    "/models/{name}/versions/{version}/infer",
+    infer_version,
+    methods=["POST"],
+    openapi_extra={**V2_INFER_BODY, "parameters": [NAME_PARAMETER, VERSION_PARAMETER]},
+    route_class_override=DirectRoute,
+)
+
+
+async def _infer(name: str, version: str | None, request: Request, state: AppState) -> Response:
     try:
         served = _served(state, name)
         await served.loaded_for_call()  # memory budget: an unloaded model loads first

@@ -56,6 +56,13 @@ def test_several_uris_are_served_and_routed_by_name(
     assert unknown.status_code == 404
     assert unknown.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     assert "no-such-model" in unknown.json()["message"]
+    assert unknown.headers["x-server-request-id"]  # answered on the direct path (service/direct_routes.py)
+    assert post(service, f"/invocations/{a.name}/extra", a.body).status_code == 404  # the router's own 404
+    metrics = httpx.get(f"{service.url}/metrics").text
+    for status in ("200", "404"):
+        assert f'http_requests_total{{method="POST",route="/invocations/{{name}}",status="{status}"}}' in metrics
+    assert 'http_requests_total{method="POST",route="/invocations",status="400"}' in metrics
+    assert 'http_requests_total{method="POST",route="unmatched",status="404"}' in metrics
 
     assert httpx.get(f"{service.url}/v2/models/{b.name}/ready").json() == {"name": b.name, "ready": True}
     assert httpx.get(f"{service.url}/v2/models/no-such-model/ready").status_code == 404

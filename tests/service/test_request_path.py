@@ -3,14 +3,17 @@ in signature order checked as positional rows."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import numpy as np
 import pytest
 from fastapi import APIRouter, FastAPI
 
-from service.batching import _merged
+from service.batch_jobs import merged as _merged
 from service.capture import CapturedBatch, _table
-from service.middleware import direct_routes
+from service.direct_routes import DirectRoutes
+from service.direct_routes import _flattened as _routes
 from service.routes.scoring import DirectRoute
 from service.schema import ColumnSpec, InputSchema, matrix_of
 from service.table import RawTable
@@ -35,12 +38,38 @@ def _direct(path: str) -> APIRouter:
     return router
 
 
-def test_the_scoring_route_is_called_directly() -> None:
+def _found(app: FastAPI, path: str, method: str = "POST") -> tuple[Any, dict[str, Any]] | None:
+    match = DirectRoutes(app.router.routes).find(method, path)
+    return None if match is None else (match.route, match.path_params)
+
+
+def test_the_scoring_routes_are_called_directly() -> None:
     from service.routes import scoring
 
-    found = direct_routes(_app((scoring.router, "")).router.routes)
-    assert list(found) == [("POST", "/invocations")]
-    assert found["POST", "/invocations"].endpoint is scoring.invocations
+    app = _app((scoring.router, ""))
+    plain, named = _found(app, "/invocations"), _found(app, "/invocations/churn")
+    assert plain is not None
+    assert named is not None
+    assert plain[0].endpoint is named[0].endpoint is scoring.invocations
+    assert (plain[0].path, plain[1]) == ("/invocations", {})
+    assert (named[0].path, named[1]) == ("/invocations/{name}", {"name": "churn"})
+    for other in ("/invocations/a/b", "/invocations/", "/invocationsx"):
+        assert _found(app, other) is None, other
+    assert _found(app, "/invocations", "GET") is None  # the router answers 405
+
+
+def test_the_v2_inference_routes_are_called_directly() -> None:
+    from service.routes import v2
+
+    app = _app((v2.router, ""))
+    named = _found(app, "/v2/models/churn/infer")
+    versioned = _found(app, "/v2/models/churn/versions/3/infer")
+    assert named is not None
+    assert versioned is not None
+    assert (named[0].endpoint, named[1]) == (v2.infer, {"name": "churn"})
+    assert (versioned[0].endpoint, versioned[1]) == (v2.infer_version, {"name": "churn", "version": "3"})
+    assert _found(app, "/v2/models/churn", "GET") is None  # metadata stays with the router
+    assert _found(app, "/v2/models/churn/ready", "GET") is None
 
 
 def test_routes_the_router_would_match_otherwise_stay_with_the_router() -> None:
@@ -48,12 +77,41 @@ def test_routes_the_router_would_match_otherwise_stay_with_the_router() -> None:
     catch_all.add_api_route("/{anything}", _endpoint, methods=["POST"])
     plain = APIRouter()
     plain.add_api_route("/plain", _endpoint, methods=["POST"])
-    assert direct_routes(_app((catch_all, ""), (_direct("/invocations"), "")).router.routes) == {}
-    assert direct_routes(_app((_direct("/invocations"), "/prefixed")).router.routes) == {}
-    assert direct_routes(_app((plain, "")).router.routes) == {}
+    assert _found(_app((catch_all, ""), (_direct("/invocations"), "")), "/invocations") is None
+    assert _found(_app((_direct("/invocations"), "/prefixed")), "/prefixed/invocations") is None
+    assert _found(_app((plain, "")), "/plain") is None
     first, second = _direct("/invocations"), _direct("/invocations")
-    found = direct_routes(_app((first, ""), (second, "")).router.routes)
-    assert found["POST", "/invocations"] is first.routes[0]
+    found = _found(_app((first, ""), (second, "")), "/invocations")
+    assert found is not None
+    assert found[0] is first.routes[0]
+
+
+def test_an_earlier_route_claims_the_paths_it_matches_and_only_those() -> None:
+    """`/invocations/special` before `/invocations/{name}` keeps its path; other names go direct, and a
+    catch-all for another method does not claim POST (the router only partly matches it)."""
+    special = APIRouter()
+    special.add_api_route("/invocations/special", _endpoint, methods=["POST"])
+    other_method = APIRouter()
+    other_method.add_api_route("/{anything:path}", _endpoint, methods=["GET"])
+    app = _app((special, ""), (other_method, ""), (_direct("/invocations/{name}"), ""))
+    assert _found(app, "/invocations/special") is None
+    assert _found(app, "/invocations/churn") == (app_route(app, "/invocations/{name}"), {"name": "churn"})
+    assert _found(app, "/invocations/churn", "GET") is None
+    typed = _app((_direct("/models/{number:int}"), ""))
+    assert _found(typed, "/models/12") == (app_route(typed, "/models/{number:int}"), {"number": 12})
+    assert _found(typed, "/models/twelve") is None
+
+
+def test_nothing_after_a_mount_is_called_directly() -> None:
+    app = _app((_direct("/before/{name}"), ""))
+    app.mount("/static", FastAPI())
+    app.include_router(_direct("/after/{name}"))
+    assert _found(app, "/before/x") is not None
+    assert _found(app, "/after/x") is None
+
+
+def app_route(app: FastAPI, path: str) -> Any:
+    return next(route for route, _ in _routes(app.router.routes) if getattr(route, "path", None) == path)
 
 
 SCHEMA = InputSchema((ColumnSpec("a", "double"), ColumnSpec("b", "double"), ColumnSpec("c", "double")))
