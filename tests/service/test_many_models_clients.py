@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import httpx
-import numpy as np
 import pandas as pd
 import pytest
 import tritonclient.http as triton
@@ -21,6 +20,7 @@ from tests.conftest import RegisteredModel
 from tests.processes import MlflowServer, RunningService, serving
 from tests.service.payloads import features
 from tests.service.test_following import Versions, register_versions
+from tests.service.test_v2_binary import _column_inputs
 
 
 @pytest.fixture(scope="module")
@@ -46,18 +46,8 @@ def _client(service: RunningService) -> triton.InferenceServerClient:
 
 
 def _inputs(rows: pd.DataFrame) -> list[triton.InferInput]:
-    """One tensor a column, data set with the client's default (binary) encoding."""
-    tensors = []
-    for column in rows.columns:
-        values = rows[column].to_numpy()
-        if values.dtype.kind == "f":
-            tensor = triton.InferInput(column, [len(rows)], "FP64")
-            tensor.set_data_from_numpy(values.astype(np.float64))
-        else:
-            tensor = triton.InferInput(column, [len(rows)], "BYTES")
-            tensor.set_data_from_numpy(values.astype(object))
-        tensors.append(tensor)
-    return tensors
+    """One tensor a column, in the client's default encoding (binary, as `set_data_from_numpy` sets it)."""
+    return _column_inputs(rows, binary=True)
 
 
 def _invocations(service: RunningService, name: str, rows: pd.DataFrame) -> list[int]:
