@@ -2,7 +2,7 @@
 three of the zoo's models at once, against `mlflow models serve` on each model alone.
 
 A representative subset: the models without a signature, with named columns and with a tensor signature
-(28 cases: every wire format, MLflow's malformed-input and content-type answers). Serving several models
+(40 cases: every wire format, MLflow's malformed-input and content-type answers). Serving several models
 must change nothing of what a client of one model sees but the route.
 """
 

@@ -69,6 +69,7 @@ def test_tritonclient_defaults_reach_each_model_by_name(
         metadata = client.get_model_metadata(model.name)
         assert (metadata["name"], metadata["versions"]) == (model.name, [version])
         assert [i["name"] for i in metadata["inputs"]] == list(rows.columns)
+        assert client.get_model_metadata(model.name, model_version=version) == metadata
 
         result = client.infer(model.name, _inputs(rows), request_id=f"req-{model.name}")
         response = result.get_response()
@@ -103,6 +104,10 @@ def test_tritonclient_on_a_name_not_served_raises_its_own_error_naming_it(
     with pytest.raises(InferenceServerException) as version_error:  # a's version 2 is b's, not a's
         client.infer(a.name, _inputs(features(demo_model.frame, n=2)), model_version="2")
     assert version_error.value.status() == "404"
-    assert "2" in version_error.value.message()
+    assert "version 2" in version_error.value.message()
+    with pytest.raises(InferenceServerException) as version_metadata_error:
+        client.get_model_metadata(a.name, model_version="2")
+    assert version_metadata_error.value.status() == "404"
+    assert "version 2" in version_metadata_error.value.message()
     assert client.is_model_ready(a.name, model_version="2") is False
     assert client.is_model_ready(b.name, model_version="2") is True
