@@ -6,7 +6,8 @@ matches the filter and has the alias, so a model registered and tagged during th
 the alias event that follows its first version; the `registered_model.created` before it makes the
 service read the selection (logged) and serve nothing new yet. MLflow sends no event for a registered
 model's tags (`mlflow.entities.webhook.VALID_ENTITY_ACTIONS` has only model-version tags): a model tagged
-after its alias is set is seen at the next poll, or an admin reload, not by a webhook.
+after its alias is set is seen at the next poll, or an admin reload, not by a webhook. With SHADOW_ALIAS,
+the shadow alias's events move each selected model's shadow (issue 18) the same way.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,9 +25,10 @@ from mlflow import MlflowClient
 from tests.conftest import RegisteredModel
 from tests.helpers import wait_until
 from tests.processes import MlflowServer, RunningService, webhook_delivery_env
-from tests.service.test_following import register_versions
+from tests.service.test_following import metric_value, register_versions
 
 SECRET = "selection-webhook-secret"
+pytestmark = pytest.mark.timeout(600)  # a module MLflow server, models trained and registered in each test
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +114,60 @@ def test_mlflow_webhooks_bring_a_model_registered_and_tagged_later_into_service(
     assert SECRET not in service.log_text()
     assert SECRET not in Path(webhook_server.log_path).read_text(errors="replace")
     assert json.dumps(SECRET) not in httpx.get(f"{service.url}/model").text
+
+
+def _described(service: RunningService) -> dict[str, dict[str, Any]]:
+    """`/model` by model name (one object when one model is served, `{"models": [...]}` with several)."""
+    answer = httpx.get(f"{service.url}/model", timeout=10).json()
+    return {m["name"]: m for m in answer.get("models", [answer])}
+
+
+def test_mlflow_webhooks_move_the_shadow_alias_of_a_selected_model_with_polling_off(
+    webhook_server: MlflowServer,
+    demo_model: RegisteredModel,
+    start_service: Callable[..., RunningService],
+) -> None:
+    tag = f"serve-{uuid.uuid4().hex[:6]}"
+    model = register_versions(webhook_server, demo_model, 3)
+    client = model.client
+    client.set_registered_model_tag(model.name, tag, "true")
+    service = start_service(
+        {
+            "MODEL_FILTER": f"tags.`{tag}` = 'true'",
+            "MLFLOW_TRACKING_URI": webhook_server.uri,
+            "RELOAD_INTERVAL_S": "0",
+            "WEBHOOK_SECRET": SECRET,
+            "SHADOW_ALIAS": "Challenger",
+        }
+    )
+    assert _described(service)[model.name]["shadow"]["version"] is None  # no Challenger yet
+    client.create_webhook(
+        name=f"shadow-{tag}",
+        url=f"{service.url}/webhooks/mlflow",
+        events=["registered_model.created", "model_version_alias.created", "model_version_alias.deleted"],
+        secret=SECRET,
+    )
+    wait_until(lambda: _deliveries_reach(service, client), timeout=60, interval=0.5, what="MLflow's deliveries")
+
+    for challenger in model.versions[1:]:
+        client.set_registered_model_alias(model.name, "Challenger", challenger)
+        wait_until(
+            lambda: _shadow_version_is(service, model.name, challenger),  # noqa: B023 - waited on here
+            timeout=120,
+            what=f"the shadow to follow Challenger to version {challenger}",
+        )
+    assert f"webhook: model_version_alias.created for {model.name}'s shadow @Challenger" in service.log_text()
+
+    answer = _post(service, model.name, model.body)
+    assert (answer.status_code, answer.headers["x-model-version"]) == (200, model.versions[0])
+    compared = (  # prometheus-client writes the labels sorted by name
+        f'shadow_compared_rows_total{{model="{model.name}",shadow_version="{model.versions[2]}",'
+        f'version="{model.versions[0]}"}}'
+    )
+    wait_until(lambda: metric_value(service, compared) >= 3, timeout=120, what="the request's rows shadowed")
+
+
+def _shadow_version_is(service: RunningService, name: str, version: str) -> bool:
+    shadow = _described(service)[name]["shadow"]
+    assert shadow["version"] == version, shadow  # the last one is reported if the wait times out
+    return True
