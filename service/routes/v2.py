@@ -58,13 +58,41 @@ async def model_metadata(name: str, state: State) -> dict[str, Any]:
     return metadata(_served(state, name).predictor.model())
 
 
+@router.get("/models/{name}/versions/{version}")
+async def model_version_metadata(name: str, version: str, state: State) -> dict[str, Any]:
+    """The protocol's versioned form (tritonclient sends it when given `model_version`): 404 for a version
+    not in memory, as `/versions/{version}/infer` answers."""
+    try:
+        return metadata(_served(state, name).predictor.model(version))
+    except V2Error:
+        raise
+    except ClientError as exc:
+        raise V2Error(exc.message, exc.status, exc.error_code) from None
+
+
 @router.get("/models/{name}/ready")
 async def model_ready(name: str, state: State) -> Response:
     """200 `ready: true` while the model has a version serving and its calls are not stuck; else 503."""
+    return _model_ready(name, None, state)
+
+
+@router.get("/models/{name}/versions/{version}/ready")
+async def model_version_ready(name: str, version: str, state: State) -> Response:
+    """As `/models/{name}/ready`, for a version the model can score with (serving, or kept in memory)."""
+    return _model_ready(name, version, state)
+
+
+def _model_ready(name: str, version: str | None, state: State) -> Response:
     served = _served(state, name)
     if (reason := model_not_ready_reason(served)) is not None:
         return JSONResponse({"name": served.name, "ready": False, "reason": reason}, status_code=503)
-    return JSONResponse({"name": served.name, "ready": True})
+    if version is None:
+        return JSONResponse({"name": served.name, "ready": True})
+    try:
+        served.predictor.model(version)
+    except ClientError as exc:
+        return JSONResponse({"name": served.name, "version": version, "ready": False, "reason": exc.message}, 404)
+    return JSONResponse({"name": served.name, "version": version, "ready": True})
 
 
 async def infer(request: Request) -> Response:
