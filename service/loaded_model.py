@@ -26,7 +26,7 @@ from service import pyfunc_input
 from service.errors import ClientError, ModelError, bad_request
 from service.logs import redact
 from service.pyfunc_input import PyfuncRequest
-from service.schema import NUMERIC, SCALAR_TYPES, Columns, ColumnSpec, InputSchema, frame
+from service.schema import NUMERIC, SCALAR_TYPES, Columns, ColumnSpec, InputSchema, frame, stacked
 from service.table import RawTable
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ class LoadedModel:
 
     def predict(self, columns: Columns, method: str = "predict", params: dict[str, Any] | None = None) -> Any:
         """Predictions for checked rows (the fast path); a failure inside the model is a ModelError."""
-        data: Any = np.column_stack(list(columns.values())) if self.array_input else frame(columns)
+        data: Any = stacked(columns) if self.array_input else frame(columns)
         try:
             if method == "predict_proba":
                 if self.proba_frame is None:

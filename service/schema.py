@@ -111,7 +111,7 @@ class InputSchema:
         unusual (a missing column, a null, a string, a boolean, a width mismatch) goes there.
         """
         rows = table.rows
-        if rows is None and table.named_rows is not None and list(table.columns) == self.names:
+        if rows is None and table.named_rows is not None and table.names == self.names:
             rows = table.named_rows  # named in signature order: positional rows
         if rows is not None:
             if len(rows[0]) != len(self.columns):
@@ -155,12 +155,21 @@ class InputSchema:
         return not spec.required or (self.allow_missing and spec.type in NUMERIC)
 
 
+def stacked(columns: Columns) -> np.ndarray:
+    """The (rows × columns) array a model that takes arrays sees; the checker's matrix when it has one."""
+    if (matrix := matrix_of(columns)) is not None:
+        return np.ascontiguousarray(matrix.T)
+    return np.column_stack(list(columns.values()))
+
+
 def frame(columns: Columns) -> pd.DataFrame:
     """The DataFrame a model sees: one column per signature input, in signature order.
 
     Columns of one numeric dtype are stacked into a single 2-D block first: pandas builds a frame from
     one block several times faster than from one array per column.
     """
+    if (matrix := matrix_of(columns)) is not None:  # (columns × rows): pandas keeps it as its block, no copy
+        return pd.DataFrame(matrix.T, columns=list(columns), copy=False)
     arrays = list(columns.values())
     if len(arrays) > 1 and arrays[0].dtype.kind in "fiub" and all(a.dtype == arrays[0].dtype for a in arrays):
         return pd.DataFrame(np.column_stack(arrays), columns=list(columns), copy=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 from fastapi import APIRouter, FastAPI
 
@@ -12,7 +13,7 @@ from service.batching import _merged
 from service.capture import CapturedBatch, _table
 from service.middleware import direct_routes
 from service.routes.scoring import DirectRoute
-from service.schema import ColumnSpec, InputSchema, matrix_of
+from service.schema import ColumnSpec, InputSchema, frame, matrix_of, stacked
 from service.table import RawTable
 from tests.conftest import RegisteredModel
 from tests.processes import RunningService
@@ -113,3 +114,23 @@ def test_capture_files_and_merged_batches_from_matrices_equal_those_from_columns
     assert list(merged) == list(by_column) == ["a", "b", "c"]
     for name in merged:
         assert np.array_equal(merged[name], by_column[name])
+
+
+def test_models_see_the_checked_matrix_as_they_would_the_columns() -> None:
+    """The array and the frame a model gets are taken from the checker's matrix: same values, shape, names."""
+    checked = _checked([[4.0, 5.5, 6.0], [7.0, 8.0, 9.25]])
+    plain = dict(checked)
+    assert matrix_of(checked) is not None
+    array = stacked(checked)
+    assert array.flags.c_contiguous
+    assert np.array_equal(array, stacked(plain))
+    assert array.tolist() == [[4.0, 5.5, 6.0], [7.0, 8.0, 9.25]]
+    pd.testing.assert_frame_equal(frame(checked), frame(plain))
+    assert list(frame(checked).columns) == ["a", "b", "c"]
+
+
+def test_named_rows_build_columns_only_when_asked() -> None:
+    """Rows named in another order than the signature's still give their columns, by name."""
+    table = RawTable.from_rows([[1.0, 2.0], [3.0, 4.0]], "data", ["b", "a"])
+    assert table.columns == {"b": [1.0, 3.0], "a": [2.0, 4.0]}
+    assert RawTable.from_rows([], "data", ["a"]).columns == {"a": []}
