@@ -3,6 +3,8 @@ in signature order checked as positional rows."""
 
 from __future__ import annotations
 
+import tracemalloc
+
 import httpx
 import numpy as np
 import pandas as pd
@@ -11,9 +13,10 @@ from fastapi import APIRouter, FastAPI
 
 from service.batching import _merged
 from service.capture import CapturedBatch, _table
+from service.columns import frame, matrix_of, stacked
 from service.middleware import direct_routes
 from service.routes.scoring import DirectRoute
-from service.schema import ColumnSpec, InputSchema, frame, matrix_of, stacked
+from service.schema import ColumnSpec, InputSchema
 from service.table import RawTable
 from tests.conftest import RegisteredModel
 from tests.processes import RunningService
@@ -134,3 +137,26 @@ def test_named_rows_build_columns_only_when_asked() -> None:
     table = RawTable.from_rows([[1.0, 2.0], [3.0, 4.0]], "data", ["b", "a"])
     assert table.columns == {"b": [1.0, 3.0], "a": [2.0, 4.0]}
     assert RawTable.from_rows([], "data", ["a"]).columns == {"a": []}
+
+
+def test_checked_rows_hold_one_matrix_not_an_array_per_column() -> None:
+    """What a request keeps alive while it waits in the capture queue: its matrix, not ~30 small arrays."""
+    names = [f"x{i}" for i in range(30)]
+    schema = InputSchema(tuple(ColumnSpec(name, "double") for name in names))
+    row = [[float(i) + 0.5 for i in range(30)]]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [schema.check(RawTable.from_rows(row, "data", names))[0] for _ in range(1000)]
+        per_request = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    finally:
+        tracemalloc.stop()
+    assert per_request < 1_000, per_request  # 30 doubles are 240 bytes; a numpy view alone is ~100
+    columns = kept[0]
+    assert list(columns) == names
+    assert len(columns) == 30
+    assert "x3" in columns
+    assert "y" not in columns
+    assert columns["x3"].tolist() == [3.5]
+    assert np.shares_memory(columns["x3"], matrix_of(columns))
+    assert dict(columns).keys() == set(names)
