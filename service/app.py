@@ -100,6 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if settings.docs_enabled else None,
         redoc_url="/redoc" if settings.docs_enabled else None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
+        # FastAPI's OpenTelemetry hook asks three global providers (and os.environ) on every request, ~2% of
+        # a one-row request's CPU (bench/profile.md); this service reports through /metrics instead.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     for router in (scoring.router, v2.router, health.router, admin.router):
         app.include_router(router)

@@ -28,8 +28,8 @@ import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
 from service import capture_schema as cols
+from service.columns import Columns, matrix_of
 from service.metrics import Metrics
-from service.schema import Columns, matrix_of
 
 log = logging.getLogger(__name__)
 

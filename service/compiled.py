@@ -24,11 +24,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from service.columns import Columns
 from service.loaded_model import LoadedModel
 from service.metrics import Metrics
 from service.onnx_convert import Form, convert, forms
 from service.onnx_runtime import OnnxSession
-from service.schema import NUMERIC, Columns
+from service.schema import NUMERIC
 from service.table import RawTable
 
 log = logging.getLogger(__name__)

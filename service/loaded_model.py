@@ -23,10 +23,12 @@ import numpy as np
 import pandas as pd
 
 from service import pyfunc_input
+from service.columns import Columns, frame, stacked
 from service.errors import ClientError, ModelError, bad_request
 from service.logs import redact
+from service.model_metadata import input_example, input_schema, predicts_with, serving_example, signature_dict
 from service.pyfunc_input import PyfuncRequest
-from service.schema import NUMERIC, SCALAR_TYPES, Columns, ColumnSpec, InputSchema, frame
+from service.schema import NUMERIC, InputSchema
 from service.table import RawTable
 
 if TYPE_CHECKING:
@@ -119,7 +121,7 @@ class LoadedModel:
 
     def predict(self, columns: Columns, method: str = "predict", params: dict[str, Any] | None = None) -> Any:
         """Predictions for checked rows (the fast path); a failure inside the model is a ModelError."""
-        data: Any = np.column_stack(list(columns.values())) if self.array_input else frame(columns)
+        data: Any = stacked(columns) if self.array_input else frame(columns)
         try:
             if method == "predict_proba":
                 if self.proba_frame is None:
@@ -202,9 +204,9 @@ def load_version(meta: ModelVersion, cache_root: Path, compiler: Compiler | None
         path = mlflow.artifacts.download_artifacts(f"models:/{meta.name}/{meta.version}", dst_path=str(local_dir))
         model_meta = Model.load(path)
         pyfunc = mlflow.pyfunc.load_model(path)
-        schema = _input_schema(model_meta)
-        example = _input_example(model_meta, path)
-        if "sklearn" in model_meta.flavors and _predicts_with(model_meta, "predict"):
+        schema = input_schema(model_meta)
+        example = input_example(model_meta, path)
+        if "sklearn" in model_meta.flavors and predicts_with(model_meta, "predict"):
             loaded = _native_sklearn(meta, pyfunc, model_meta, schema, local_dir, example)
         elif "onnx" in model_meta.flavors:
             from service.onnx_runtime import load_onnx_flavor
@@ -215,7 +217,7 @@ def load_version(meta: ModelVersion, cache_root: Path, compiler: Compiler | None
         loaded.input_example = example
         loaded.pyfunc = pyfunc
         loaded.model_meta = model_meta
-        loaded.serving_example = _serving_example(model_meta, path)
+        loaded.serving_example = serving_example(model_meta, path)
         return compiler.compile(loaded) if compiler is not None else loaded
     except BaseException:
         shutil.rmtree(local_dir, ignore_errors=True)
@@ -242,7 +244,7 @@ def _native_sklearn(
         meta=meta,
         flavor="sklearn",
         schema=schema,
-        signature=_signature_dict(model_meta),
+        signature=signature_dict(model_meta),
         predict_frame=lambda data, _params: estimator.predict(data),
         proba_frame=proba if callable(proba) else None,
         classes=classes.tolist() if classes is not None else None,
@@ -285,57 +287,10 @@ def _pyfunc(meta: ModelVersion, pyfunc: Any, model_meta: Any, local_dir: Path) -
         meta=meta,
         flavor=next((f for f in model_meta.flavors if f != "python_function"), "python_function"),
         schema=None,
-        signature=_signature_dict(model_meta),
+        signature=signature_dict(model_meta),
         predict_frame=lambda data, params: pyfunc.predict(data, params=params) if params else pyfunc.predict(data),
         proba_frame=None,
         classes=None,
         input_example=None,
         local_dir=local_dir,
     )
-
-
-def _predicts_with(model_meta: Any, method: str) -> bool:
-    """Whether MLflow's pyfunc serves this method (`pyfunc_predict_fn` may name another, e.g. predict_proba)."""
-    return bool(model_meta.flavors.get("python_function", {}).get("predict_fn", "predict") == method)
-
-
-def _input_schema(model_meta: Any) -> InputSchema | None:
-    """The fast path's checker: column signatures of scalar types whose names are all strings.
-
-    Anything else (no signature, tensors, integer column names from `pd.DataFrame(X)`, MLflow's binary,
-    datetime, Array/Object/Map types, a params schema to enforce) is left to MLflow's input handling.
-    """
-    schema = model_meta.get_input_schema()
-    if model_meta.get_params_schema() is not None:
-        return None
-    if schema is None or not schema.has_input_names() or schema.is_tensor_spec():
-        return None
-    specs = []
-    for col in schema.inputs:
-        kind = getattr(getattr(col, "type", None), "name", None)
-        if kind not in SCALAR_TYPES or not isinstance(col.name, str):
-            return None
-        specs.append(ColumnSpec(col.name, kind, bool(getattr(col, "required", True))))
-    return InputSchema(tuple(specs))
-
-
-def _input_example(model_meta: Any, path: str) -> pd.DataFrame | None:
-    try:
-        example = model_meta.load_input_example(path)
-    except Exception:  # an unreadable example only costs the warm-up
-        log.warning("input example of the model could not be read; warm-up skipped", exc_info=True)
-        return None
-    return example if isinstance(example, pd.DataFrame) else None
-
-
-def _serving_example(model_meta: Any, path: str) -> str | None:
-    try:
-        example = model_meta.get_serving_input(path)
-    except Exception:  # an unreadable example only costs the warm-up
-        log.warning("serving input example of the model could not be read; warm-up skipped", exc_info=True)
-        return None
-    return example if isinstance(example, str) else None
-
-
-def _signature_dict(model_meta: Any) -> dict[str, Any] | None:
-    return model_meta.signature.to_dict() if model_meta.signature is not None else None

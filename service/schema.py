@@ -21,37 +21,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from service.columns import Columns, MatrixColumns, frame, matrix_of, stacked
 from service.errors import bad_request
 from service.table import Column, RawTable, describe
+
+__all__ = [
+    "NUMERIC",
+    "SCALAR_TYPES",
+    "ColumnSpec",
+    "Columns",
+    "InputSchema",
+    "MatrixColumns",
+    "frame",
+    "matrix_of",
+    "stacked",
+]
+"""`Columns`, `MatrixColumns`, `frame`, `matrix_of` and `stacked` live in service/columns.py; named here too
+for the imports of other branches."""
 
 NUMERIC = {"double": np.float64, "float": np.float32, "long": np.int64, "integer": np.int32}
 SCALAR_TYPES = {*NUMERIC, "string", "boolean"}
 _TRUE = {"true", "True", "TRUE", "1"}
 _FALSE = {"false", "False", "FALSE", "0"}
-
-Columns = dict[str, np.ndarray]
-
-
-class MatrixColumns(dict[str, np.ndarray]):
-    """Columns that are the rows of one C-ordered (columns × rows) matrix, kept as `matrix`.
-
-    What the all-double check produces: readers that want the whole block (the capture writer, a merged
-    batch) take it at once instead of touching one small array per column and request, which at ~30
-    columns and thousands of one-row requests is most of the cost of writing a capture file.
-    """
-
-    matrix: np.ndarray
-
-    @classmethod
-    def of(cls, names: list[str], matrix: np.ndarray) -> MatrixColumns:
-        columns = cls(zip(names, matrix, strict=True))
-        columns.matrix = matrix
-        return columns
-
-
-def matrix_of(columns: Columns) -> np.ndarray | None:
-    """The (columns × rows) block behind `columns`, or None when they are separate arrays."""
-    return columns.matrix if isinstance(columns, MatrixColumns) else None
 
 
 @dataclass(frozen=True)
@@ -77,6 +68,10 @@ class InputSchema:
         return frozenset(self.names)
 
     @cached_property
+    def _index(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.names)}
+
+    @cached_property
     def _doubles_only(self) -> bool:
         """Every column is a double: a request of plain numbers becomes one float64 matrix at once."""
         return all(c.type == "double" for c in self.columns)
@@ -96,7 +91,7 @@ class InputSchema:
                 f" and {len(missing) - 10} more" if len(missing) > 10 else ""
             )
             raise bad_request(f"missing column(s) {shown}: the model's signature requires them")
-        typed: Columns = {}
+        typed: dict[str, np.ndarray] = {}
         for spec in self.columns:
             if spec.name not in source:
                 typed[spec.name] = _all_missing(spec, table.n_rows)
@@ -111,7 +106,7 @@ class InputSchema:
         unusual (a missing column, a null, a string, a boolean, a width mismatch) goes there.
         """
         rows = table.rows
-        if rows is None and table.named_rows is not None and list(table.columns) == self.names:
+        if rows is None and table.named_rows is not None and table.names == self.names:
             rows = table.named_rows  # named in signature order: positional rows
         if rows is not None:
             if len(rows[0]) != len(self.columns):
@@ -137,7 +132,7 @@ class InputSchema:
         if rows is not None:
             matrix = matrix.T.copy()  # C order: each column's values contiguous (`ascontiguousarray` keeps a
             # one-row matrix as a view)
-        return MatrixColumns.of(self.names, matrix), ignored
+        return MatrixColumns(self.names, matrix, self._index), ignored
 
     def _named(self, table: RawTable) -> dict[str, Column]:
         if table.rows is None:
@@ -153,18 +148,6 @@ class InputSchema:
 
     def _may_be_missing(self, spec: ColumnSpec) -> bool:
         return not spec.required or (self.allow_missing and spec.type in NUMERIC)
-
-
-def frame(columns: Columns) -> pd.DataFrame:
-    """The DataFrame a model sees: one column per signature input, in signature order.
-
-    Columns of one numeric dtype are stacked into a single 2-D block first: pandas builds a frame from
-    one block several times faster than from one array per column.
-    """
-    arrays = list(columns.values())
-    if len(arrays) > 1 and arrays[0].dtype.kind in "fiub" and all(a.dtype == arrays[0].dtype for a in arrays):
-        return pd.DataFrame(np.column_stack(arrays), columns=list(columns), copy=False)
-    return pd.DataFrame(columns, copy=False)
 
 
 def _all_missing(spec: ColumnSpec, n: int) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -12,20 +11,42 @@ from service.errors import bad_request
 Column = list[Any] | np.ndarray
 
 
-@dataclass
 class RawTable:
     """Rows from any protocol, as named columns or as positional rows (signature order).
 
     `text` is true when every cell arrived as text (CSV): the checker then parses numbers itself.
     """
 
-    columns: dict[str, Column] = field(default_factory=dict)
-    rows: list[list[Any]] | None = None
-    n_rows: int = 0
-    text: bool = False
-    named_rows: list[list[Any]] | None = None
-    """The rows `columns` were read from, one value per column in `columns`' order (`dataframe_split`): a
-    checker whose signature has these names in this order takes the matrix from them at once."""
+    __slots__ = ("_columns", "n_rows", "named_rows", "names", "rows", "text")
+
+    def __init__(
+        self,
+        columns: dict[str, Column] | None = None,
+        rows: list[list[Any]] | None = None,
+        n_rows: int = 0,
+        text: bool = False,
+        named_rows: list[list[Any]] | None = None,
+        names: list[str] | None = None,
+    ) -> None:
+        self._columns = columns
+        self.rows = rows
+        self.n_rows = n_rows
+        self.text = text
+        self.named_rows = named_rows
+        """Rows of values named by `names`, one value per name (`dataframe_split`): a checker whose
+        signature has these names in this order takes the matrix from them at once, and `columns` is
+        only built (transposed) when someone asks for it."""
+        self.names = names
+
+    @property
+    def columns(self) -> dict[str, Column]:
+        if self._columns is None:
+            names = self.names or []
+            if self.named_rows:
+                self._columns = dict(zip(names, map(list, zip(*self.named_rows, strict=True)), strict=True))
+            else:
+                self._columns = {name: [] for name in names}
+        return self._columns
 
     @classmethod
     def from_columns(cls, columns: dict[str, Column], text: bool = False) -> RawTable:
@@ -59,8 +80,7 @@ class RawTable:
                 raise bad_request(f"{where}: row {i} has {len(row)} values, expected {width} (ragged rows)")
         if columns is None:
             return cls(rows=rows, n_rows=len(rows))
-        by_column = dict(zip(columns, map(list, zip(*rows, strict=True)), strict=True)) if rows else {}
-        return cls(columns={name: by_column.get(name, []) for name in columns}, n_rows=len(rows), named_rows=rows)
+        return cls(n_rows=len(rows), named_rows=rows, names=columns)
 
 
 def _kind(value: object) -> str:

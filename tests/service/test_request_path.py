@@ -3,19 +3,22 @@ in signature order checked as positional rows."""
 
 from __future__ import annotations
 
+import tracemalloc
 from typing import Any
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 from fastapi import APIRouter, FastAPI
 
 from service.batch_jobs import merged as _merged
 from service.capture import CapturedBatch, _table
+from service.columns import Columns, frame, matrix_of, stacked
 from service.direct_routes import DirectRoutes
 from service.direct_routes import _flattened as _routes
 from service.routes.scoring import DirectRoute
-from service.schema import ColumnSpec, InputSchema, matrix_of
+from service.schema import ColumnSpec, InputSchema
 from service.table import RawTable
 from tests.conftest import RegisteredModel
 from tests.processes import RunningService
@@ -148,7 +151,7 @@ def test_errors_on_the_direct_route_keep_ids_and_metrics(
     assert 'http_requests_total{method="POST",route="/invocations",status="415"}' in metrics
 
 
-def _checked(rows: list[list[float]]) -> dict[str, np.ndarray]:
+def _checked(rows: list[list[float]]) -> Columns:
     return SCHEMA.check(RawTable.from_rows(rows, "data", ["a", "b", "c"]))[0]
 
 
@@ -156,10 +159,10 @@ def test_capture_files_and_merged_batches_from_matrices_equal_those_from_columns
     """The checker's matrix is taken whole by the capture writer and the batcher: same table, same merge."""
     requests = [_checked([[1.0, 2.0, 3.0]]), _checked([[4.0, 5.5, 6.0], [7.0, 8.0, 9.25], [0.5, 0.0, -1.0]])]
     assert all(matrix_of(columns) is not None for columns in requests)
-    plain = [dict(columns) for columns in requests]
+    plain: list[Columns] = [dict(columns) for columns in requests]
     assert all(matrix_of(columns) is None for columns in plain)
 
-    def batches(columns: list[dict[str, np.ndarray]]) -> list[CapturedBatch]:
+    def batches(columns: list[Columns]) -> list[CapturedBatch]:
         return [
             CapturedBatch("m", "1", c, len(c["a"]), f"r{i}", 1.7e9, np.zeros(len(c["a"])), server_request_id=f"s{i}")
             for i, c in enumerate(columns)
@@ -171,3 +174,46 @@ def test_capture_files_and_merged_batches_from_matrices_equal_those_from_columns
     assert list(merged) == list(by_column) == ["a", "b", "c"]
     for name in merged:
         assert np.array_equal(merged[name], by_column[name])
+
+
+def test_models_see_the_checked_matrix_as_they_would_the_columns() -> None:
+    """The array and the frame a model gets are taken from the checker's matrix: same values, shape, names."""
+    checked = _checked([[4.0, 5.5, 6.0], [7.0, 8.0, 9.25]])
+    plain = dict(checked)
+    assert matrix_of(checked) is not None
+    array = stacked(checked)
+    assert array.flags.c_contiguous
+    assert np.array_equal(array, stacked(plain))
+    assert array.tolist() == [[4.0, 5.5, 6.0], [7.0, 8.0, 9.25]]
+    pd.testing.assert_frame_equal(frame(checked), frame(plain))
+    assert list(frame(checked).columns) == ["a", "b", "c"]
+
+
+def test_named_rows_build_columns_only_when_asked() -> None:
+    """Rows named in another order than the signature's still give their columns, by name."""
+    table = RawTable.from_rows([[1.0, 2.0], [3.0, 4.0]], "data", ["b", "a"])
+    assert table.columns == {"b": [1.0, 3.0], "a": [2.0, 4.0]}
+    assert RawTable.from_rows([], "data", ["a"]).columns == {"a": []}
+
+
+def test_checked_rows_hold_one_matrix_not_an_array_per_column() -> None:
+    """What a request keeps alive while it waits in the capture queue: its matrix, not ~30 small arrays."""
+    names = [f"x{i}" for i in range(30)]
+    schema = InputSchema(tuple(ColumnSpec(name, "double") for name in names))
+    row = [[float(i) + 0.5 for i in range(30)]]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [schema.check(RawTable.from_rows(row, "data", names))[0] for _ in range(1000)]
+        per_request = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    finally:
+        tracemalloc.stop()
+    assert per_request < 1_000, per_request  # 30 doubles are 240 bytes; a numpy view alone is ~100
+    columns = kept[0]
+    assert list(columns) == names
+    assert len(columns) == 30
+    assert "x3" in columns
+    assert "y" not in columns
+    assert columns["x3"].tolist() == [3.5]
+    assert np.shares_memory(columns["x3"], matrix_of(columns))
+    assert dict(columns).keys() == set(names)
