@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from service.columns import Columns, MatrixColumns, matrix_of
 from service.loaded_model import LoadedModel
 from service.pyfunc_input import PyfuncRequest
-from service.schema import Columns, MatrixColumns, matrix_of
 
 Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
 """A request's future with its result or its error."""
@@ -48,7 +48,7 @@ def merged(requests: list[Columns]) -> Columns:
     """The requests' columns as one table: their matrices side by side when each has one."""
     blocks = [block for columns in requests if (block := matrix_of(columns)) is not None]
     if len(blocks) == len(requests):
-        return MatrixColumns.of(list(requests[0]), np.concatenate(blocks, axis=1))
+        return MatrixColumns(list(requests[0]), np.concatenate(blocks, axis=1))
     return {name: np.concatenate([columns[name] for columns in requests]) for name in requests[0]}
 
 

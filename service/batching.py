@@ -36,12 +36,12 @@ from typing import Any
 
 from service.batch_jobs import Job, Outcome, groups, merged, settle
 from service.call_costs import COST_SAMPLE_EVERY, INLINE_BELOW_S, INLINE_MAX_ROWS, CallCosts
+from service.columns import Columns
 from service.errors import ModelError
 from service.loaded_model import LoadedModel
 from service.metrics import Metrics
 from service.model_thread import ModelThreads
 from service.pyfunc_input import PyfuncRequest
-from service.schema import Columns
 from service.server import requests_in_flight
 from service.thread_calls import RECHECK_S, ThreadCall
 
@@ -73,7 +73,7 @@ class Batcher:
         self._task: asyncio.Task[None] | None = None
         self._last_batch = 1
         self._inline_streak = 0
-        """Calls made in the request's task under concurrency: one in `PROBE_EVERY` is queued instead."""
+        """Cheap calls made without the consumer under concurrency: one in `PROBE_EVERY` is queued instead."""
         self._costs = CallCosts()
         self._waiting = False
         """The consumer is idle, waiting for a request: a lone cheap call may run in `submit` itself."""

@@ -33,10 +33,6 @@ class MatrixColumns(Mapping[str, np.ndarray]):
         self.matrix = matrix
         self._index = index if index is not None else {name: i for i, name in enumerate(names)}
 
-    @classmethod
-    def of(cls, names: list[str], matrix: np.ndarray) -> MatrixColumns:
-        return cls(names, matrix)
-
     def __getitem__(self, name: str) -> np.ndarray:
         return self.matrix[self._index[name]]  # type: ignore[no-any-return]
 

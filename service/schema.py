@@ -21,23 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from service.columns import Columns, MatrixColumns, frame, matrix_of, stacked
+from service.columns import Columns, MatrixColumns
 from service.errors import bad_request
 from service.table import Column, RawTable, describe
-
-__all__ = [
-    "NUMERIC",
-    "SCALAR_TYPES",
-    "ColumnSpec",
-    "Columns",
-    "InputSchema",
-    "MatrixColumns",
-    "frame",
-    "matrix_of",
-    "stacked",
-]
-"""`Columns`, `MatrixColumns`, `frame`, `matrix_of` and `stacked` live in service/columns.py; named here too
-for the imports of other branches."""
 
 NUMERIC = {"double": np.float64, "float": np.float32, "long": np.int64, "integer": np.int32}
 SCALAR_TYPES = {*NUMERIC, "string", "boolean"}

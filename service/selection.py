@@ -30,11 +30,16 @@ RETRAIN_CLAIM_TAG = "aliasserve.retrain_claim_for"
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One read of the selection: every matching model's version at the alias (None: alias not set), and
-    all its aliases (a shadow alias resolves from the same read)."""
+    """One read of the selection: every matching model's aliases (alias -> version), so the serving alias
+    and a shadow alias resolve from the same read."""
 
-    versions: dict[str, str | None]
+    alias: str
+    """The serving alias (`MODEL_ALIAS`)."""
     aliases: dict[str, dict[str, str]]
+
+    def version(self, name: str, alias: str | None = None) -> str | None:
+        """The version `alias` (the serving alias when None) names for `name`; None: not set, or not selected."""
+        return self.aliases.get(name, {}).get(alias or self.alias)
 
 
 class SnapshotResolver:
@@ -52,16 +57,14 @@ class SnapshotResolver:
     def read(self, filter_string: str) -> Snapshot:
         """Search the registry (raises RegistryUnavailable, or AliasNotFound for a filter it refuses)."""
         entries = [e for e in self.registry.search(filter_string) if not _claim(e)]
-        snapshot = Snapshot(
-            {e.name: e.aliases.get(self.alias) for e in entries}, {e.name: dict(e.aliases) for e in entries}
-        )
+        snapshot = Snapshot(self.alias, {e.name: dict(e.aliases) for e in entries})
         self.snapshot = snapshot
         return snapshot
 
     def resolve(self, target: ModelURI) -> ModelVersion:
         if self.snapshot is None:
             raise RegistryUnavailable("the selection has not been read yet")
-        version = self.snapshot.aliases.get(target.name, {}).get(target.alias or self.alias)
+        version = self.snapshot.version(target.name, target.alias)
         if version is None:
             raise AliasNotFound(f"{target} does not exist in the registry (not set, or the model left the selection)")
         with self._lock:

@@ -72,13 +72,13 @@ class SelectionFollower:
             self._failed(str(exc))
             return
         if self.last_error is not None:
-            log.info("MODEL_FILTER read again: %d models selected", len(snapshot.versions))
+            log.info("MODEL_FILTER read again: %d models selected", len(snapshot.aliases))
         self.last_error = None
         await self._apply(snapshot, holds_readiness=self.reads == 0)
         self.reads += 1
 
     async def _apply(self, snapshot: Snapshot, holds_readiness: bool) -> None:
-        wanted = {name for name, version in snapshot.versions.items() if version is not None or name in self.models}
+        wanted = {name for name in snapshot.aliases if snapshot.version(name) is not None or name in self.models}
         leaving = [name for name in self.models.names() if name not in wanted]
         for name in leaving:
             log.info("%s no longer matches MODEL_FILTER: it stops serving", name)
@@ -89,15 +89,12 @@ class SelectionFollower:
             if name not in self.models:
                 await self.models.add(ModelURI(name=name, alias=self.alias), holds_readiness=holds_readiness)
         for served in self.models:
-            version = snapshot.versions.get(served.name)
-            if version is not None and (served.current is None or served.current.version != version):
-                served.manager.wake()  # resolves from the snapshot just read: no registry call
-            shadow = served.shadow
-            if shadow is not None:
-                wanted_shadow = snapshot.aliases.get(served.name, {}).get(shadow.alias)
-                shown = shadow.follower.current
-                if wanted_shadow is not None and (shown is None or shown.version != wanted_shadow):
-                    shadow.follower.wake()
+            followers = [served.manager] if served.shadow is None else [served.manager, served.shadow.follower]
+            for follower in followers:  # production's alias, and the shadow's (SHADOW_ALIAS)
+                version = snapshot.version(served.name, follower.target.alias)
+                current = follower.current
+                if version is not None and (current is None or current.version != version):
+                    follower.wake()  # resolves from the snapshot just read: no registry call
 
     def _failed(self, reason: str) -> None:
         if reason != self.last_error:

@@ -56,10 +56,8 @@ class Shadow:
         self.follower = follower
         self.alias = follower.target.alias or ""
         self.metrics = metrics.shadow
-        self.capture = capture
         self.sample_rate = sample_rate
         self.max_rows = max_rows
-        self.tolerance = tolerance
         self._pending: deque[ShadowJob] = deque()
         self._pending_rows = 0
         self._in_flight: list[ShadowJob] = []

@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING, Any, cast
 from service.metrics import Metrics
 from service.model_manager import ModelManager
 from service.model_uri import ModelURI
-from service.registry import Registry
-from service.selection import SnapshotResolver
 from service.shadow import Shadow
 from service.shadow_compare import Tolerance
 
@@ -71,16 +69,14 @@ class ShadowFollowerMetrics:
 
 def shadow_of(production: ModelManager, services: ModelServices) -> Shadow | None:
     """A served model's shadow when `SHADOW_ALIAS` is set: its follower loads as production's does (same
-    loader: COMPILE applies) into its own folder. With `MODEL_FILTER` it resolves from the selection's
-    snapshot (which holds every alias of each model): no registry call of its own a poll."""
+    loader: COMPILE applies) into its own folder, and asks what production's follower asks: the registry,
+    or with `MODEL_FILTER` the selection's snapshot (which holds every alias of each model)."""
     settings = services.settings
     if settings.shadow_alias is None or production.target.alias == settings.shadow_alias:
         return None
     follower = ModelManager(
         ModelURI(name=production.target.name, alias=settings.shadow_alias),
-        services.registry
-        if isinstance(services.registry, SnapshotResolver)
-        else Registry(settings.mlflow_tracking_uri),
+        services.registry,
         cast(Metrics, ShadowFollowerMetrics(services.metrics, settings.shadow_alias)),
         production.cache_root / "shadow",
         cache_size=1,

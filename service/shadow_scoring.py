@@ -20,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from service.batch_jobs import merged
 from service.capture import CapturedBatch, CaptureWriter
+from service.columns import Columns
 from service.errors import ModelError
 from service.loaded_model import LoadedModel
 from service.pyfunc_input import PyfuncRequest
-from service.schema import Columns
 from service.shadow_compare import Comparison, Tolerance, compare
 from service.shadow_counts import ShadowCounts
 from service.shadow_metrics import ShadowMetrics
@@ -78,9 +79,7 @@ class ShadowScorer:
         """One call for the group (or one per job if that fails, so each request gets its own error)."""
         if len(jobs) > 1:
             try:
-                columns = jobs[0].columns or {}
-                merged = {name: np.concatenate([job.columns[name] for job in jobs if job.columns]) for name in columns}
-                output = self._call(jobs[0], merged)
+                output = self._call(jobs[0], merged([job.columns for job in jobs if job.columns is not None]))
             except Exception:  # noqa: S110 - retried one by one below
                 pass
             else:

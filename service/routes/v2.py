@@ -62,12 +62,12 @@ async def model_metadata(name: str, state: State) -> dict[str, Any]:
 async def model_version_metadata(name: str, version: str, state: State) -> dict[str, Any]:
     """The protocol's versioned form (tritonclient sends it when given `model_version`): 404 for a version
     not in memory, as `/versions/{version}/infer` answers."""
+    served = _served(state, name)
     try:
-        return metadata(_served(state, name).predictor.model(version))
-    except V2Error:
-        raise
+        model = served.predictor.model(version)
     except ClientError as exc:
         raise V2Error(exc.message, exc.status, exc.error_code) from None
+    return metadata(model)
 
 
 @router.get("/models/{name}/ready")

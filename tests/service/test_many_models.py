@@ -6,10 +6,8 @@ failing models beside healthy ones: tests/service/test_many_models_isolation.py.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -205,7 +203,7 @@ def test_a_model_that_leaves_the_selection_finishes_its_requests_in_flight(
 def test_a_webhook_reads_the_selection_again_with_polling_off(
     demo_model: RegisteredModel, mlflow_server: MlflowServer, start_service: Callable[..., RunningService]
 ) -> None:
-    from tests.service.test_webhooks import SECRET, _sign
+    from tests.service.test_webhooks import SECRET, deliver_alias_event
 
     first, later = register_versions(mlflow_server, demo_model, 1), register_versions(mlflow_server, demo_model, 1)
     tag = f"serve-{uuid.uuid4().hex[:6]}"
@@ -221,16 +219,7 @@ def test_a_webhook_reads_the_selection_again_with_polling_off(
     later.client.set_registered_model_tag(later.name, tag, "true")
     assert post(service, f"/invocations/{later.name}", later.body).status_code == 404  # polling is off
 
-    event = {"entity": "model_version_alias", "action": "created"}
-    body = json.dumps({**event, "data": {"name": later.name, "alias": "Production", "version": later.versions[0]}})
-    delivery, timestamp = uuid.uuid4().hex, str(int(time.time()))
-    headers = {
-        "X-MLflow-Delivery-Id": delivery,
-        "X-MLflow-Timestamp": timestamp,
-        "X-MLflow-Signature": _sign(body.encode(), delivery, timestamp),
-        "Content-Type": "application/json",
-    }
-    answer = httpx.post(f"{service.url}/webhooks/mlflow", content=body, headers=headers)
+    answer = deliver_alias_event(service, later.name, "Production", later.versions[0])
     assert answer.json()["reloading"] is True
     wait_until(
         lambda: post(service, f"/invocations/{later.name}", later.body).status_code == 200,

@@ -6,8 +6,6 @@ them (tests/service/test_webhooks.py). Polling is off, so only the start-up read
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -27,22 +25,6 @@ def _shadows(service: RunningService) -> dict[str, Any]:
     return {m["name"]: m["shadow"] for m in httpx.get(f"{service.url}/model").json()["models"]}
 
 
-def _deliver(service: RunningService, name: str, alias: str, version: str) -> httpx.Response:
-    from tests.service.test_webhooks import SECRET, _sign
-
-    event = {"entity": "model_version_alias", "action": "created"}
-    body = json.dumps({**event, "data": {"name": name, "alias": alias, "version": version}}).encode()
-    delivery, timestamp = uuid.uuid4().hex, str(int(time.time()))
-    headers = {
-        "X-MLflow-Delivery-Id": delivery,
-        "X-MLflow-Timestamp": timestamp,
-        "X-MLflow-Signature": _sign(body, delivery, timestamp),
-        "Content-Type": "application/json",
-    }
-    assert SECRET
-    return httpx.post(f"{service.url}/webhooks/mlflow", content=body, headers=headers)
-
-
 def _counted(service: RunningService, series: str, rows: float) -> Callable[[], bool]:
     return lambda: metric_value(service, series) == rows
 
@@ -50,7 +32,7 @@ def _counted(service: RunningService, series: str, rows: float) -> Callable[[], 
 def test_each_selected_model_shadows_its_own_challenger_and_a_webhook_moves_one(
     demo_model: RegisteredModel, mlflow_server: MlflowServer, start_service: Callable[..., RunningService]
 ) -> None:
-    from tests.service.test_webhooks import SECRET
+    from tests.service.test_webhooks import SECRET, deliver_alias_event
 
     first, second = register_versions(mlflow_server, demo_model, 2), register_versions(mlflow_server, demo_model, 2)
     tag = f"serve-{uuid.uuid4().hex[:6]}"
@@ -76,7 +58,7 @@ def test_each_selected_model_shadows_its_own_challenger_and_a_webhook_moves_one(
 
     second.client.set_registered_model_alias(second.name, "Challenger", second.versions[1])
     assert (_shadows(service)[second.name] or {}).get("version") is None  # polling is off
-    answer = _deliver(service, second.name, "Challenger", second.versions[1])
+    answer = deliver_alias_event(service, second.name, "Challenger", second.versions[1])
     assert answer.json()["reloading"] is True
     wait_until(
         lambda: (_shadows(service)[second.name] or {}).get("version") == second.versions[1],

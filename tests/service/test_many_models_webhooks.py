@@ -52,21 +52,18 @@ def _deliveries_reach(service: RunningService, client: MlflowClient) -> bool:
     return "webhook: registered_model.created for canary-" in service.log_text()
 
 
-def test_mlflow_webhooks_bring_a_model_registered_and_tagged_later_into_service(
-    webhook_server: MlflowServer,
-    demo_model: RegisteredModel,
-    start_service: Callable[..., RunningService],
-) -> None:
-    tag = f"serve-{uuid.uuid4().hex[:6]}"
-    first = register_versions(webhook_server, demo_model, 2)
-    client = first.client
-    client.set_registered_model_tag(first.name, tag, "true")
+def _with_deliveries(
+    start_service: Callable[..., RunningService], server: MlflowServer, client: MlflowClient, tag: str, **env: str
+) -> RunningService:
+    """A predictor serving the models tagged `tag`, polling off (only webhooks read the selection again), and
+    MLflow's webhook to it registered and delivering."""
     service = start_service(
         {
             "MODEL_FILTER": f"tags.`{tag}` = 'true'",
-            "MLFLOW_TRACKING_URI": webhook_server.uri,
-            "RELOAD_INTERVAL_S": "0",  # no polling: only webhooks read the selection again
+            "MLFLOW_TRACKING_URI": server.uri,
+            "RELOAD_INTERVAL_S": "0",
             "WEBHOOK_SECRET": SECRET,
+            **env,
         }
     )
     client.create_webhook(
@@ -76,6 +73,19 @@ def test_mlflow_webhooks_bring_a_model_registered_and_tagged_later_into_service(
         secret=SECRET,
     )
     wait_until(lambda: _deliveries_reach(service, client), timeout=60, interval=0.5, what="MLflow's deliveries")
+    return service
+
+
+def test_mlflow_webhooks_bring_a_model_registered_and_tagged_later_into_service(
+    webhook_server: MlflowServer,
+    demo_model: RegisteredModel,
+    start_service: Callable[..., RunningService],
+) -> None:
+    tag = f"serve-{uuid.uuid4().hex[:6]}"
+    first = register_versions(webhook_server, demo_model, 2)
+    client = first.client
+    client.set_registered_model_tag(first.name, tag, "true")
+    service = _with_deliveries(start_service, webhook_server, client, tag)
 
     later = f"later-{uuid.uuid4().hex[:8]}"
     client.create_registered_model(later, tags={tag: "true"})
@@ -131,23 +141,8 @@ def test_mlflow_webhooks_move_the_shadow_alias_of_a_selected_model_with_polling_
     model = register_versions(webhook_server, demo_model, 3)
     client = model.client
     client.set_registered_model_tag(model.name, tag, "true")
-    service = start_service(
-        {
-            "MODEL_FILTER": f"tags.`{tag}` = 'true'",
-            "MLFLOW_TRACKING_URI": webhook_server.uri,
-            "RELOAD_INTERVAL_S": "0",
-            "WEBHOOK_SECRET": SECRET,
-            "SHADOW_ALIAS": "Challenger",
-        }
-    )
+    service = _with_deliveries(start_service, webhook_server, client, tag, SHADOW_ALIAS="Challenger")
     assert _described(service)[model.name]["shadow"]["version"] is None  # no Challenger yet
-    client.create_webhook(
-        name=f"shadow-{tag}",
-        url=f"{service.url}/webhooks/mlflow",
-        events=["registered_model.created", "model_version_alias.created", "model_version_alias.deleted"],
-        secret=SECRET,
-    )
-    wait_until(lambda: _deliveries_reach(service, client), timeout=60, interval=0.5, what="MLflow's deliveries")
 
     for challenger in model.versions[1:]:
         client.set_registered_model_alias(model.name, "Challenger", challenger)

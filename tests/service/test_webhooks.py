@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -47,6 +48,20 @@ def secured_service(demo_model: RegisteredModel, tmp_path_factory: pytest.TempPa
 def _sign(body: bytes, delivery_id: str, timestamp: str, secret: str = SECRET) -> str:
     digest = hmac.new(secret.encode(), f"{delivery_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
+
+
+def deliver_alias_event(service: RunningService, name: str, alias: str, version: str) -> httpx.Response:
+    """`model_version_alias.created` signed as MLflow signs it, with a fresh delivery id, posted to `service`."""
+    event = {"entity": "model_version_alias", "action": "created"}
+    body = json.dumps({**event, "data": {"name": name, "alias": alias, "version": version}}).encode()
+    delivery, timestamp = uuid.uuid4().hex, str(int(time.time()))
+    headers = {
+        "X-MLflow-Delivery-Id": delivery,
+        "X-MLflow-Timestamp": timestamp,
+        "X-MLflow-Signature": _sign(body, delivery, timestamp),
+        "Content-Type": "application/json",
+    }
+    return httpx.post(f"{service.url}/webhooks/mlflow", content=body, headers=headers)
 
 
 def test_mlflow_webhook_moves_the_service_with_polling_off(
