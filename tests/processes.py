@@ -111,7 +111,11 @@ class MlflowServer(ManagedProcess):
 
     def start(self) -> None:
         super().start()
-        wait_until(self._healthy, timeout=120, interval=0.2, what=f"mlflow server on {self.uri}")
+        try:
+            wait_until(self._healthy, timeout=120, interval=0.2, what=f"mlflow server on {self.uri}")
+        except BaseException:  # not left running for the rest of the session (its fixture never yielded)
+            self.terminate()
+            raise
 
     def _healthy(self) -> bool:
         if not self.alive():

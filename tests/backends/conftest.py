@@ -85,7 +85,7 @@ def demo_frame() -> RegisteredModel:
 @pytest.fixture(scope="session")
 def pg_versions(backend: Backend, demo_frame: RegisteredModel) -> Versions:
     """Three versions of a fresh model on the PostgreSQL/S3 registry; the first is Production."""
-    return register_versions(backend.mlflow, demo_frame, 3)
+    return register_versions(backend.mlflow, demo_frame, 3, trained=3)  # the drift job reads a version's own run
 
 
 @pytest.fixture(scope="session")

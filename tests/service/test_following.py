@@ -33,8 +33,15 @@ class Versions:
         self.client.set_registered_model_alias(self.name, "Production", version)
 
 
-def register_versions(server: MlflowServer, frame_model: RegisteredModel, count: int) -> Versions:
-    """`count` versions of a fresh model name on `server`; the first is aliased Production."""
+def register_versions(server: MlflowServer, frame_model: RegisteredModel, count: int, trained: int = 1) -> Versions:
+    """`count` versions of a fresh model name on `server`; the first is aliased Production.
+
+    The first `trained` versions are trained and logged (each its own logged model, run and reference
+    predictions); the others are versions of the first one's logged model and run (`create_model_version`,
+    as tests/loadtests/test_smoke.py does): versions the service loads like any other, told apart by their
+    numbers, for a registry call each instead of a training (seconds each on a busy machine). A test that
+    corrupts or reads a version's own artifacts asks for that version trained.
+    """
     from training.train import train_and_register
 
     name = f"follow-{uuid.uuid4().hex[:8]}"
@@ -44,11 +51,19 @@ def register_versions(server: MlflowServer, frame_model: RegisteredModel, count:
                 name, frame_model.frame, "target", alias="Production" if i == 0 else None, tracking_uri=server.uri
             ).version
         )
-        for i in range(count)
+        for i in range(min(count, max(trained, 1)))
+    ]
+    client = MlflowClient(server.uri)
+    first = client.get_model_version(name, versions[0])
+    source, run_id = first.source, first.run_id  # models:/m-<logged model id>, its training run
+    assert source is not None
+    versions += [
+        client.create_model_version(name, source, run_id=run_id, model_id=source.removeprefix("models:/")).version
+        for _ in range(count - len(versions))
     ]
     rows = frame_model.frame.drop(columns="target").head(3)
     body = json.dumps({"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}).encode()
-    return Versions(name, versions, MlflowClient(server.uri), body)
+    return Versions(name, [str(v) for v in versions], client, body)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +131,7 @@ def test_admin_reload_needs_the_token(
 def test_corrupt_version_is_not_served_and_a_later_good_move_is_followed(
     demo_model: RegisteredModel, mlflow_server: MlflowServer, start_service: Callable[..., RunningService]
 ) -> None:
-    v = register_versions(mlflow_server, demo_model, 3)
+    v = register_versions(mlflow_server, demo_model, 3, trained=2)  # `bad` is corrupted: its own files
     bad, good = v.versions[1], v.versions[2]
     source = v.client.get_model_version(v.name, bad).source  # models:/m-<id>
     model_files = list(Path(mlflow_server.artifacts_dir).glob(f"*/models/{source.split('/')[-1]}/artifacts/model.*"))
