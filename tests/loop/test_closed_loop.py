@@ -60,7 +60,7 @@ def test_drift_retrains_promotes_and_rolls_back_with_no_failed_request(
     tmp_path: Path,
     start_service: Callable[..., RunningService],
 ) -> None:
-    v = register_versions(mlflow_server, demo_model, 1)
+    v = register_versions(mlflow_server, demo_model, 1, trained=1)  # the drift job reads its run
     original = v.versions[0]
     later = shifted(demo_model.frame)
     labeled = tmp_path / "labeled.parquet"

@@ -33,34 +33,41 @@ class Versions:
         self.client.set_registered_model_alias(self.name, "Production", version)
 
 
-def register_versions(server: MlflowServer, frame_model: RegisteredModel, count: int, trained: int = 1) -> Versions:
+def register_versions(server: MlflowServer, frame_model: RegisteredModel, count: int, trained: int = 0) -> Versions:
     """`count` versions of a fresh model name on `server`; the first is aliased Production.
 
-    The first `trained` versions are trained and logged (each its own logged model, run and reference
-    predictions); the others are versions of the first one's logged model and run (`create_model_version`,
-    as tests/loadtests/test_smoke.py does): versions the service loads like any other, told apart by their
-    numbers, for a registry call each instead of a training (seconds each on a busy machine). A test that
-    corrupts or reads a version's own artifacts asks for that version trained.
+    The first `trained` versions are trained and logged here, each its own logged model, run and reference
+    predictions (a test that corrupts or reads a version's own artifacts asks for that). The others are
+    versions of an existing logged model and its run (`create_model_version`, as test_smoke does): the
+    service loads them like any version, and they are told apart by their numbers, for a registry call each
+    instead of a training (seconds each on a busy machine). That logged model is `frame_model`'s when it is
+    registered on `server`, else the first version's (then trained here, whatever `trained` says).
     """
     from training.train import train_and_register
 
     name = f"follow-{uuid.uuid4().hex[:8]}"
+    own = bool(frame_model.name) and server.uri == frame_model.tracking_uri
+    trained = min(count, trained if own else max(trained, 1))
     versions = [
         str(
             train_and_register(
                 name, frame_model.frame, "target", alias="Production" if i == 0 else None, tracking_uri=server.uri
             ).version
         )
-        for i in range(min(count, max(trained, 1)))
+        for i in range(trained)
     ]
     client = MlflowClient(server.uri)
-    first = client.get_model_version(name, versions[0])
-    source, run_id = first.source, first.run_id  # models:/m-<logged model id>, its training run
+    lineage = client.get_model_version(*((name, versions[0]) if versions else (frame_model.name, frame_model.version)))
+    source, run_id = lineage.source, lineage.run_id  # models:/m-<logged model id>, its training run
     assert source is not None
+    if not versions:
+        client.create_registered_model(name)
     versions += [
         client.create_model_version(name, source, run_id=run_id, model_id=source.removeprefix("models:/")).version
         for _ in range(count - len(versions))
     ]
+    if not trained:
+        client.set_registered_model_alias(name, "Production", versions[0])
     rows = frame_model.frame.drop(columns="target").head(3)
     body = json.dumps({"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}).encode()
     return Versions(name, [str(v) for v in versions], client, body)
@@ -131,7 +138,7 @@ def test_admin_reload_needs_the_token(
 def test_corrupt_version_is_not_served_and_a_later_good_move_is_followed(
     demo_model: RegisteredModel, mlflow_server: MlflowServer, start_service: Callable[..., RunningService]
 ) -> None:
-    v = register_versions(mlflow_server, demo_model, 3, trained=2)  # `bad` is corrupted: its own files
+    v = register_versions(mlflow_server, demo_model, 3, trained=2)  # `bad` is corrupted: its own files, not v1's
     bad, good = v.versions[1], v.versions[2]
     source = v.client.get_model_version(v.name, bad).source  # models:/m-<id>
     model_files = list(Path(mlflow_server.artifacts_dir).glob(f"*/models/{source.split('/')[-1]}/artifacts/model.*"))

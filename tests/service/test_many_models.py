@@ -79,7 +79,7 @@ def test_a_model_that_cannot_load_keeps_the_others_out_of_service_only_until_the
     demo_model: RegisteredModel, mlflow_server: MlflowServer, start_service: Callable[..., RunningService]
 ) -> None:
     healthy = register_versions(mlflow_server, demo_model, 1)
-    broken = register_versions(mlflow_server, demo_model, 1)
+    broken = register_versions(mlflow_server, demo_model, 1, trained=1)  # corrupted: its own files
     _corrupt(mlflow_server, broken, broken.versions[0])
     env = {"MODEL_URI": f"{healthy.uri},{broken.uri}", "MLFLOW_TRACKING_URI": mlflow_server.uri}
 
