@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pandas as pd
@@ -106,23 +107,35 @@ def _restore_logging() -> Iterator[None]:
 
 
 LONGEST_FILES_FIRST = (
-    "tests/service/test_following.py",
     "tests/compat/test_differential.py",
-    "tests/containers/test_as_manifested.py",
+    "tests/compat/test_many_models_differential.py",
     "tests/containers/test_loop.py",
-    "tests/service/test_many_models_isolation.py",
+    "tests/containers/test_as_manifested.py",
+    "tests/containers/test_many_models_image.py",
+    "tests/service/test_following.py",
+    "tests/backends/test_following.py",
+    "tests/backends/test_s3_capture.py",
     "tests/bench/test_many_models_quick.py",
+    "tests/service/test_many_models_isolation.py",
     "tests/loop/test_closed_loop.py",
     "tests/monitoring/test_service_scrape.py",
     "tests/service/test_many_models.py",
     "tests/training/test_shadow_gate.py",
     "tests/loadtests/test_smoke.py",
     "tests/monitoring/test_workers.py",
-    "tests/backends/test_following.py",
-    "tests/backends/test_s3_capture.py",
     "tests/drift/test_retrain.py",
+    "tests/service/test_startup.py",
+    "tests/training/test_cli.py",
+    "tests/service/test_compiled_http.py",
 )
 """Files whose tests take minutes (`make test` prints the slowest), handed to the workers first."""
+
+SHARED_SESSION_DIRS = ("tests/backends/", "tests/compat/", "tests/containers/", "tests/hardening/")
+"""Folders whose files share a costly session or package fixture: PostgreSQL + moto + an MLflow server on
+them with three trained versions (backends), the zoo's registered models and running server pairs (compat),
+the containers' stack (PostgreSQL, moto, the MLflow image, the seeded demo), the hardening target. Each runs
+whole on one worker (`pytest_xdist_make_scheduler`), so that set-up is paid once per run, not once per worker
+that happens to draw one of the files."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -142,3 +155,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return rank.get(path, len(rank)), -counts[path]
 
     items.sort(key=order)
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile` with the files of each SHARED_SESSION_DIRS folder as one unit of work (xdist's
+    LoadFileScheduling otherwise: whole files, in collection order). Other modes: xdist's own choice."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedSessionScheduling(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path: str = super()._split_scope(nodeid)
+            return next((folder for folder in SHARED_SESSION_DIRS if path.startswith(folder)), path)
+
+    return SharedSessionScheduling(config, log)
