@@ -110,11 +110,11 @@ LONGEST_FILES_FIRST = (
     "tests/compat/test_differential.py",
     "tests/compat/test_many_models_differential.py",
     "tests/service/test_following.py",
+    "tests/service/test_many_models.py",
+    "tests/backends/test_following.py",
     "tests/containers/test_many_models_image.py",
     "tests/containers/test_loop.py",
     "tests/containers/test_as_manifested.py",
-    "tests/service/test_many_models.py",
-    "tests/backends/test_following.py",
     "tests/loop/test_closed_loop.py",
     "tests/drift/test_audit.py",
     "tests/bench/test_many_models_quick.py",
@@ -133,7 +133,8 @@ LONGEST_FILES_FIRST = (
     "tests/monitoring/test_workers.py",
     "tests/loadtests/test_smoke.py",
 )
-"""Files whose tests take minutes (`make test` prints the slowest), handed to the workers first."""
+"""Files whose tests take minutes (`make test` prints the slowest), handed to the workers first. The containers
+come after the first units: under `.ci/with-docker` their images are still building in the background then."""
 
 SHARED_SESSION_DIRS = ("tests/backends/", "tests/compat/", "tests/containers/", "tests/hardening/")
 """Folders whose files share a costly session or package fixture: PostgreSQL + moto + an MLflow server on

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
@@ -28,6 +30,28 @@ def unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(f"container tests must run in CI: {reason}")
     pytest.skip(f"SKIPPING container tests: {reason} (.ci/run starts dockerd and builds the images)")
+
+
+BUILD_DEADLINE_S = 1800.0
+"""How long the tests wait for `.ci/with-docker`'s background build (a clean machine's debootstrap included)."""
+
+
+def wait_for_the_build() -> None:
+    """Under `.ci/with-docker` the images build while the suite runs: wait for its exit status (a file it
+    writes when the build ends), then skip (fail in CI) with the build log's tail if it failed."""
+    status_file = os.environ.get("ALIASSERVE_IMAGES_BUILT")
+    if not status_file:
+        return
+    status = Path(status_file)
+    deadline = time.monotonic() + BUILD_DEADLINE_S
+    while not status.exists():
+        if time.monotonic() > deadline:
+            unavailable(f"the images' background build did not end in {BUILD_DEADLINE_S:.0f} s")
+        time.sleep(1.0)  # polling a file another process writes once: no event to wait on
+    if status.read_text().strip() != "0":
+        log = Path(os.environ.get("ALIASSERVE_IMAGES_LOG", status_file + ".log"))
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
+        unavailable(f"the images' build failed ({status.read_text().strip()}): {tail}")
 
 
 @dataclass(frozen=True)
@@ -53,7 +77,8 @@ class Engine:
         return result
 
     def require(self, *images: str) -> None:
-        """Skip (fail in CI) unless the daemon answers and every image is present."""
+        """Skip (fail in CI) unless the daemon answers and every image is present (once built: below)."""
+        wait_for_the_build()
         if not os.path.exists(self.binary):
             unavailable(f"no Docker client at {self.binary}")
         try:
