@@ -11,9 +11,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import cloudpickle
 import mlflow
 import numpy as np
 import pandas as pd
+import sklearn
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.types import ColSpec, DataType, ParamSchema, ParamSpec, Schema
 from mlflow.types.schema import Array, Map, Object, Property
@@ -25,6 +27,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from tests.compat import pyfuncs
+
+SKLEARN_REQUIREMENTS = [f"scikit-learn=={sklearn.__version__}", f"cloudpickle=={cloudpickle.__version__}"]
+PYFUNC_REQUIREMENTS = [f"mlflow=={mlflow.__version__}"]
+"""Given, as pinned as MLflow's inference would find them: inferring runs the model in a subprocess that
+imports MLflow (5-12 s a model here), and serving never reads them (`--env-manager local`, this service)."""
 
 
 def iris_x() -> np.ndarray:
@@ -60,11 +67,13 @@ def all_types_frame() -> pd.DataFrame:
 
 
 def _sklearn(model: Any, **kwargs: Any) -> Any:
-    return mlflow.sklearn.log_model(model, name="model", serialization_format="cloudpickle", **kwargs)
+    return mlflow.sklearn.log_model(
+        model, name="model", serialization_format="cloudpickle", pip_requirements=SKLEARN_REQUIREMENTS, **kwargs
+    )
 
 
 def _pyfunc(model: Any, **kwargs: Any) -> Any:
-    return mlflow.pyfunc.log_model(name="model", python_model=model, **kwargs)
+    return mlflow.pyfunc.log_model(name="model", python_model=model, pip_requirements=PYFUNC_REQUIREMENTS, **kwargs)
 
 
 def _knn() -> KNeighborsClassifier:

@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
+from tests.compat.zoo import PYFUNC_REQUIREMENTS, SKLEARN_REQUIREMENTS
+
 
 class TextAndNumbers(PythonModel):  # type: ignore[misc]
     """Two named tensors in (`text` strings, `x` float32 `[n, 2]`), three out (INT64, FP32, BYTES)."""
@@ -50,7 +52,12 @@ def register_array_classifier(tracking_uri: str, frame: pd.DataFrame) -> TensorM
     mlflow.set_tracking_uri(tracking_uri)
     with mlflow.start_run():
         info = mlflow.sklearn.log_model(
-            estimator, name="model", signature=infer_signature(x, y), input_example=x[:2], registered_model_name=name
+            estimator,
+            name="model",
+            signature=infer_signature(x, y),
+            input_example=x[:2],
+            registered_model_name=name,
+            pip_requirements=SKLEARN_REQUIREMENTS,
         )
     version = str(info.registered_model_version)
     MlflowClient(tracking_uri).set_registered_model_alias(name, "Production", version)
@@ -70,7 +77,11 @@ def register_text_and_numbers(tracking_uri: str) -> TensorModel:
     mlflow.set_tracking_uri(tracking_uri)
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(
-            name="model", python_model=TextAndNumbers(), signature=signature, registered_model_name=name
+            name="model",
+            python_model=TextAndNumbers(),
+            signature=signature,
+            registered_model_name=name,
+            pip_requirements=PYFUNC_REQUIREMENTS,
         )
     version = str(info.registered_model_version)
     MlflowClient(tracking_uri).set_registered_model_alias(name, "Production", version)

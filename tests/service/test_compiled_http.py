@@ -98,6 +98,8 @@ def test_a_disagreeing_model_is_served_natively_and_says_why(
 @pytest.fixture
 def onnx_model(mlflow_server: MlflowServer) -> RegisteredModel:
     """A LinearRegression converted by skl2onnx and logged with MLflow's `onnx` flavor, aliased Production."""
+    import onnx
+    import onnxruntime
     from skl2onnx import to_onnx
 
     frame = load_diabetes(as_frame=True).frame
@@ -106,7 +108,13 @@ def onnx_model(mlflow_server: MlflowServer) -> RegisteredModel:
     mlflow.set_tracking_uri(mlflow_server.uri)
     name = f"onnx-{uuid.uuid4().hex[:6]}"
     with mlflow.start_run() as run:
-        info = mlflow.onnx.log_model(onnx_model, name="model", input_example=x.head(5), registered_model_name=name)
+        info = mlflow.onnx.log_model(
+            onnx_model,
+            name="model",
+            input_example=x.head(5),
+            registered_model_name=name,
+            pip_requirements=[f"onnx=={onnx.__version__}", f"onnxruntime=={onnxruntime.__version__}"],
+        )
     MlflowClient(mlflow_server.uri).set_registered_model_alias(name, "Production", str(info.registered_model_version))
     return RegisteredModel(name, str(info.registered_model_version), run.info.run_id, x, mlflow_server.uri)
 
