@@ -116,3 +116,33 @@ def test_requests_that_meet_are_batched_again() -> None:
     queued, rows_beyond_one_per_call = asyncio.run(run())
     assert rows_beyond_one_per_call > 0  # some call scored several requests
     assert queued
+
+
+def test_requests_for_one_model_in_one_turn_share_one_call_on_the_loop() -> None:
+    """While the model's requests do not meet in the consumer, the ones submitted in the same turn of the loop
+    (requests read together, for the same model) are still scored together: one call, each its own output."""
+
+    async def run() -> tuple[bool, float, float, list[Any]]:
+        model = _loaded()
+        metrics = Metrics()
+        batcher = Batcher(metrics, model="cheap")
+        batcher.start()
+        try:
+            await _learn_cost(batcher, model)
+            registry = metrics.registry
+            calls_before = registry.get_sample_value("model_batch_rows_count", {"model": "cheap"}) or 0.0
+            rows = [{"a": np.array([0.5]), "b": np.array([1.5])}, {"a": np.array([3.0]), "b": np.array([3.0])}]
+            futures = [batcher.submit(model, row, 1, "predict") for row in (*rows, rows[0])]
+            queued = batcher.busy()
+            outputs = [list(output) for output in await asyncio.gather(*futures)]
+            calls = (registry.get_sample_value("model_batch_rows_count", {"model": "cheap"}) or 0.0) - calls_before
+            biggest = registry.get_sample_value("model_batch_rows_bucket", {"model": "cheap", "le": "2.0"})
+            return queued, calls, biggest or 0.0, outputs
+        finally:
+            await batcher.stop()
+
+    queued, calls, calls_of_two_rows_or_fewer, outputs = asyncio.run(run())
+    assert not queued  # scored on the loop, without the consumer
+    assert calls == 1
+    assert calls_of_two_rows_or_fewer == 3  # the three cost-learning calls; the shared one scored three rows
+    assert outputs == [[0], [1], [0]]
