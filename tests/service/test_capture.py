@@ -125,3 +125,26 @@ def test_the_capture_root_exists_from_start_before_any_row(tmp_path: Path) -> No
         assert list(root.iterdir()) == []
     finally:
         writer.close()
+
+
+def test_one_flush_over_many_models_keeps_each_file_to_its_model_and_types(tmp_path: Path) -> None:
+    """Small batches of several models, interleaved, built together in one flush: each model's file holds its
+    own rows in arrival order, and a model answering labels does not turn another's values into text."""
+    writer = CaptureWriter(str(tmp_path), _metrics(), flush_rows=1_000_000, flush_interval_s=3600)
+    at = 1_795_000_000.0
+    for i, (model, answer) in enumerate([("a", 0.25), ("b", "yes"), ("a", 1.5), ("b", "no"), ("a", 2.0)]):
+        columns = {"mean_radius": np.array([float(i)]), "size_band": np.array(["small"], dtype=object)}
+        writer.offer(CapturedBatch(model, "1", columns, 1, f"{model}{i}", at + i, np.array([answer])))
+    writer.close()
+    tables = {p.relative_to(tmp_path).parts[0]: pq.read_table(p) for p in tmp_path.rglob("*.parquet")}
+    assert sorted(tables) == ["model=a", "model=b"]
+    a, b = tables["model=a"], tables["model=b"]
+    assert a.column("_request_id").to_pylist() == ["a0", "a2", "a4"]
+    assert a.column("mean_radius").to_pylist() == [0.0, 2.0, 4.0]
+    assert a.column("_prediction").to_pylist() == [0.25, 1.5, 2.0]
+    assert a.column("_model_name").to_pylist() == ["a"] * 3
+    assert b.column("_request_id").to_pylist() == ["b1", "b3"]
+    assert b.column("mean_radius").to_pylist() == [1.0, 3.0]
+    assert b.column("_prediction").to_pylist() == ["yes", "no"]
+    assert b.schema.field("_shadow_prediction").type == pa.string()
+    assert a.column("_timestamp").to_pylist()[1].timestamp() == at + 2
