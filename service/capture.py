@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
-from service.capture_table import FileKey, files_of
+from service.capture_table import FileKey, files_of, text_columns
 from service.columns import Columns
 from service.metrics import Metrics
 
@@ -184,7 +184,9 @@ class CaptureWriter:
         if self.local:
             self.fs.create_dir(folder, recursive=True)
             temporary = f"{folder}/.{name}.tmp"
-            pq.write_table(table, temporary, filesystem=self.fs, compression="zstd")
+            pq.write_table(table, temporary, filesystem=self.fs, compression="zstd", use_dictionary=text_columns(table))
             self.fs.move(temporary, f"{folder}/{name}")
         else:
-            pq.write_table(table, f"{folder}/{name}", filesystem=self.fs, compression="zstd")
+            pq.write_table(
+                table, f"{folder}/{name}", filesystem=self.fs, compression="zstd", use_dictionary=text_columns(table)
+            )

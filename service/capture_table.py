@@ -44,6 +44,13 @@ def files_of(batches: list[CapturedBatch]) -> list[tuple[FileKey, pa.Table, int]
     return found
 
 
+def text_columns(table: pa.Table) -> list[str]:
+    """The columns worth Parquet's dictionary encoding: text (names, versions, categories). Tried on float
+    columns of distinct values, it is built and thrown away: a 10,000-row flush of 30 float inputs took 56 ms
+    with it on every column, 15 ms (and a file 20% smaller) with it on text only."""
+    return [field.name for field in table.schema if pa.types.is_string(field.type)]
+
+
 def _kind(batch: CapturedBatch) -> tuple[Any, ...]:
     """What decides the types of a batch's columns: batches of one kind build into one table."""
     block = matrix_of(batch.columns)

@@ -148,3 +148,8 @@ def test_one_flush_over_many_models_keeps_each_file_to_its_model_and_types(tmp_p
     assert b.column("_prediction").to_pylist() == ["yes", "no"]
     assert b.schema.field("_shadow_prediction").type == pa.string()
     assert a.column("_timestamp").to_pylist()[1].timestamp() == at + 2
+    row_group = pq.read_metadata(next(tmp_path.rglob("model=a/**/*.parquet"))).row_group(0)
+    encodings = {row_group.column(i).path_in_schema: row_group.column(i).encodings for i in range(a.num_columns)}
+    assert "RLE_DICTIONARY" in encodings["size_band"]  # text: dictionary-encoded
+    assert "RLE_DICTIONARY" in encodings["_model_name"]
+    assert "RLE_DICTIONARY" not in encodings["mean_radius"]  # floats: plain (dictionaries of distinct values)
