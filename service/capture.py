@@ -60,6 +60,19 @@ class CapturedBatch:
     """Why the shadow has no answer for these rows: "dropped" (queue full) or the exception type it raised."""
 
 
+ZSTD_FROM_ROWS = 1_000
+"""Files of at least this many rows are compressed with zstd; smaller ones (a model's few rows in a flush
+over many models) with snappy: zstd sets up a context per column, 1.5 ms of a 100-row file's 4 ms here,
+for a file 1% smaller."""
+
+
+def _encoding(table: pa.Table) -> dict[str, Any]:
+    return {
+        "compression": "zstd" if table.num_rows >= ZSTD_FROM_ROWS else "snappy",
+        "use_dictionary": text_columns(table),
+    }
+
+
 def open_root(uri: str) -> tuple[pafs.FileSystem, str, bool]:
     """The filesystem, the root path on it, and whether it is a local folder.
 
@@ -184,9 +197,7 @@ class CaptureWriter:
         if self.local:
             self.fs.create_dir(folder, recursive=True)
             temporary = f"{folder}/.{name}.tmp"
-            pq.write_table(table, temporary, filesystem=self.fs, compression="zstd", use_dictionary=text_columns(table))
+            pq.write_table(table, temporary, filesystem=self.fs, **_encoding(table))
             self.fs.move(temporary, f"{folder}/{name}")
         else:
-            pq.write_table(
-                table, f"{folder}/{name}", filesystem=self.fs, compression="zstd", use_dictionary=text_columns(table)
-            )
+            pq.write_table(table, f"{folder}/{name}", filesystem=self.fs, **_encoding(table))

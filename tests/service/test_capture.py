@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from prometheus_client import CollectorRegistry
 
-from service.capture import CapturedBatch, CaptureWriter
+from service.capture import ZSTD_FROM_ROWS, CapturedBatch, CaptureWriter
 from service.metrics import Metrics
 from tests.helpers import wait_until
 
@@ -153,3 +153,13 @@ def test_one_flush_over_many_models_keeps_each_file_to_its_model_and_types(tmp_p
     assert "RLE_DICTIONARY" in encodings["size_band"]  # text: dictionary-encoded
     assert "RLE_DICTIONARY" in encodings["_model_name"]
     assert "RLE_DICTIONARY" not in encodings["mean_radius"]  # floats: plain (dictionaries of distinct values)
+    assert row_group.column(0).compression == "SNAPPY"  # a small file: no zstd context per column
+
+
+def test_a_large_flush_is_compressed_with_zstd(tmp_path: Path) -> None:
+    writer = CaptureWriter(str(tmp_path), _metrics(), flush_rows=1_000_000, flush_interval_s=3600)
+    writer.offer(_batch(ZSTD_FROM_ROWS))
+    writer.close()
+    (path,) = tmp_path.rglob("*.parquet")
+    assert pq.read_metadata(path).row_group(0).column(0).compression == "ZSTD"
+    assert pq.read_table(path).column("mean_radius").to_pylist() == list(np.linspace(10, 20, ZSTD_FROM_ROWS))
