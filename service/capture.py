@@ -166,7 +166,7 @@ class CaptureWriter:
     def _write(self, batches: list[CapturedBatch]) -> None:
         try:
             rows = 0
-            for key, table, _ in files_of(batches):
+            for key, table in files_of(batches):
                 self._write_file(key, table)
                 rows += table.num_rows
         except Exception as exc:  # kept for the next attempt; counted; logged once per state change

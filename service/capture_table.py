@@ -10,6 +10,7 @@ apart, so no file's columns change type because of another model's rows.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,26 +23,44 @@ from service.columns import matrix_of
 if TYPE_CHECKING:
     from service.capture import CapturedBatch
 
+BUILD_ROWS = 1_000
+"""Rows built into one table at most (a single file may hold more): each Arrow call of a build holds the
+GIL, and one build of a whole 10,000-row flush stalls the event loop for tens of milliseconds (with a
+flush built whole, the c=64 p99 over 100 models was 680-1,480 ms against 410-510 ms before:
+bench/many-profile.md)."""
+
 FileKey = tuple[str, datetime]
 """A capture file's partition: model and UTC hour."""
 
 
-def files_of(batches: list[CapturedBatch]) -> list[tuple[FileKey, pa.Table, int]]:
-    """The tables to write, each with its partition and how many batches it holds, in the batches' order
-    within each file."""
+def files_of(batches: list[CapturedBatch]) -> Iterator[tuple[FileKey, pa.Table]]:
+    """The tables to write with their partitions, each file's rows in arrival order; built as they are
+    written, at most about `BUILD_ROWS` rows at a time (unless one file holds more)."""
     builds: dict[tuple[Any, ...], dict[FileKey, list[CapturedBatch]]] = {}
     for batch in batches:
         hour = datetime.fromtimestamp(batch.timestamp, UTC).replace(minute=0, second=0, microsecond=0)
         builds.setdefault(_kind(batch), {}).setdefault((batch.model, hour), []).append(batch)
-    found: list[tuple[FileKey, pa.Table, int]] = []
     for parts in builds.values():
-        table = table_of([batch for part in parts.values() for batch in part])
-        offset = 0
+        chunk: list[tuple[FileKey, list[CapturedBatch], int]] = []
+        rows = 0
         for key, part in parts.items():
-            rows = sum(batch.n_rows for batch in part)
-            found.append((key, table.slice(offset, rows), len(part)))
-            offset += rows
-    return found
+            chunk.append((key, part, sum(batch.n_rows for batch in part)))
+            rows += chunk[-1][2]
+            if rows >= BUILD_ROWS:
+                yield from _cut(chunk)
+                chunk, rows = [], 0
+        yield from _cut(chunk)
+
+
+def _cut(chunk: list[tuple[FileKey, list[CapturedBatch], int]]) -> Iterator[tuple[FileKey, pa.Table]]:
+    """One table for the chunk's files, each file a zero-copy slice of it."""
+    if not chunk:
+        return
+    table = table_of([batch for _, part, _ in chunk for batch in part])
+    offset = 0
+    for key, _, rows in chunk:
+        yield key, table.slice(offset, rows)
+        offset += rows
 
 
 def text_columns(table: pa.Table) -> list[str]:

@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from prometheus_client import CollectorRegistry
 
+from service import capture_table
 from service.capture import ZSTD_FROM_ROWS, CapturedBatch, CaptureWriter
 from service.metrics import Metrics
 from tests.helpers import wait_until
@@ -127,9 +129,14 @@ def test_the_capture_root_exists_from_start_before_any_row(tmp_path: Path) -> No
         writer.close()
 
 
-def test_one_flush_over_many_models_keeps_each_file_to_its_model_and_types(tmp_path: Path) -> None:
-    """Small batches of several models, interleaved, built together in one flush: each model's file holds its
-    own rows in arrival order, and a model answering labels does not turn another's values into text."""
+@pytest.mark.parametrize("build_rows", [capture_table.BUILD_ROWS, 1])
+def test_one_flush_over_many_models_keeps_each_file_to_its_model_and_types(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, build_rows: int
+) -> None:
+    """Small batches of several models, interleaved, built together in one flush (or in builds of one file at
+    a time): each model's file holds its own rows in arrival order, and a model answering labels does not turn
+    another's values into text."""
+    monkeypatch.setattr(capture_table, "BUILD_ROWS", build_rows)
     writer = CaptureWriter(str(tmp_path), _metrics(), flush_rows=1_000_000, flush_interval_s=3600)
     at = 1_795_000_000.0
     for i, (model, answer) in enumerate([("a", 0.25), ("b", "yes"), ("a", 1.5), ("b", "no"), ("a", 2.0)]):
