@@ -10,7 +10,9 @@ batcher treats the traffic as concurrent, the case under test. A request that le
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +63,21 @@ async def _idle(batcher: Batcher) -> None:
         await asyncio.sleep(0)
 
 
-async def _inline_counts(model: LoadedModel, waves: int) -> tuple[int, int, list[Any]]:
-    """(scored without the consumer, queued, outputs) for `waves` single requests, one after another."""
-    batcher = Batcher(Metrics(), model="cheap")
+@contextlib.asynccontextmanager
+async def _learnt(model: LoadedModel, metrics: Metrics) -> AsyncIterator[Batcher]:
+    """A started batcher that knows the model's cost; stopped on the way out."""
+    batcher = Batcher(metrics, model="cheap")
     batcher.start()
     try:
         await _learn_cost(batcher, model)
+        yield batcher
+    finally:
+        await batcher.stop()
+
+
+async def _inline_counts(model: LoadedModel, waves: int) -> tuple[int, int, list[Any]]:
+    """(scored without the consumer, queued, outputs) for `waves` single requests, one after another."""
+    async with _learnt(model, Metrics()) as batcher:
         inline = queued = 0
         outputs = []
         for _ in range(waves):
@@ -75,8 +86,6 @@ async def _inline_counts(model: LoadedModel, waves: int) -> tuple[int, int, list
             outputs.append(await future)
             await _idle(batcher)
         return inline, queued, outputs
-    finally:
-        await batcher.stop()
 
 
 def test_a_cheap_model_whose_requests_do_not_meet_skips_the_consumer() -> None:
@@ -98,10 +107,7 @@ def test_requests_that_meet_are_batched_again() -> None:
     async def run() -> tuple[bool, int]:
         model = _loaded()
         metrics = Metrics()
-        batcher = Batcher(metrics, model="cheap")
-        batcher.start()
-        try:
-            await _learn_cost(batcher, model)
+        async with _learnt(model, metrics) as batcher:
             futures = [batcher.submit(model, ROW, 1, "predict") for _ in range(PROBE_EVERY + 8)]
             await asyncio.gather(*futures)
             after = [batcher.submit(model, ROW, 1, "predict") for _ in range(4)]
@@ -110,9 +116,32 @@ def test_requests_that_meet_are_batched_again() -> None:
             rows = metrics.registry.get_sample_value("model_batch_rows_sum", {"model": "cheap"}) or 0.0
             calls = metrics.registry.get_sample_value("model_batch_rows_count", {"model": "cheap"}) or 0.0
             return queued, int(rows - calls)
-        finally:
-            await batcher.stop()
 
     queued, rows_beyond_one_per_call = asyncio.run(run())
     assert rows_beyond_one_per_call > 0  # some call scored several requests
     assert queued
+
+
+def test_requests_for_one_model_in_one_turn_share_one_call_on_the_loop() -> None:
+    """While the model's requests do not meet in the consumer, the ones submitted in the same turn of the loop
+    (requests read together, for the same model) are still scored together: one call, each its own output."""
+
+    async def run() -> tuple[bool, float, float, list[Any]]:
+        model = _loaded()
+        metrics = Metrics()
+        async with _learnt(model, metrics) as batcher:
+            registry = metrics.registry
+            calls_before = registry.get_sample_value("model_batch_rows_count", {"model": "cheap"}) or 0.0
+            rows = [{"a": np.array([0.5]), "b": np.array([1.5])}, {"a": np.array([3.0]), "b": np.array([3.0])}]
+            futures = [batcher.submit(model, row, 1, "predict") for row in (*rows, rows[0])]
+            queued = batcher.busy()
+            outputs = [list(output) for output in await asyncio.gather(*futures)]
+            calls = (registry.get_sample_value("model_batch_rows_count", {"model": "cheap"}) or 0.0) - calls_before
+            biggest = registry.get_sample_value("model_batch_rows_bucket", {"model": "cheap", "le": "2.0"})
+            return queued, calls, biggest or 0.0, outputs
+
+    queued, calls, calls_of_two_rows_or_fewer, outputs = asyncio.run(run())
+    assert not queued  # scored on the loop, without the consumer
+    assert calls == 1
+    assert calls_of_two_rows_or_fewer == 3  # the three cost-learning calls; the shared one scored three rows
+    assert outputs == [[0], [1], [0]]

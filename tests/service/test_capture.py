@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from prometheus_client import CollectorRegistry
 
-from service.capture import CapturedBatch, CaptureWriter
+from service import capture_table
+from service.capture import ZSTD_FROM_ROWS, CapturedBatch, CaptureWriter
 from service.metrics import Metrics
 from tests.helpers import wait_until
 
@@ -125,3 +127,46 @@ def test_the_capture_root_exists_from_start_before_any_row(tmp_path: Path) -> No
         assert list(root.iterdir()) == []
     finally:
         writer.close()
+
+
+@pytest.mark.parametrize("build_rows", [capture_table.BUILD_ROWS, 1])
+def test_one_flush_over_many_models_keeps_each_file_to_its_model_and_types(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, build_rows: int
+) -> None:
+    """Small batches of several models, interleaved, built together in one flush (or in builds of one file at
+    a time): each model's file holds its own rows in arrival order, and a model answering labels does not turn
+    another's values into text."""
+    monkeypatch.setattr(capture_table, "BUILD_ROWS", build_rows)
+    writer = CaptureWriter(str(tmp_path), _metrics(), flush_rows=1_000_000, flush_interval_s=3600)
+    at = 1_795_000_000.0
+    for i, (model, answer) in enumerate([("a", 0.25), ("b", "yes"), ("a", 1.5), ("b", "no"), ("a", 2.0)]):
+        columns = {"mean_radius": np.array([float(i)]), "size_band": np.array(["small"], dtype=object)}
+        writer.offer(CapturedBatch(model, "1", columns, 1, f"{model}{i}", at + i, np.array([answer])))
+    writer.close()
+    tables = {p.relative_to(tmp_path).parts[0]: pq.read_table(p) for p in tmp_path.rglob("*.parquet")}
+    assert sorted(tables) == ["model=a", "model=b"]
+    a, b = tables["model=a"], tables["model=b"]
+    assert a.column("_request_id").to_pylist() == ["a0", "a2", "a4"]
+    assert a.column("mean_radius").to_pylist() == [0.0, 2.0, 4.0]
+    assert a.column("_prediction").to_pylist() == [0.25, 1.5, 2.0]
+    assert a.column("_model_name").to_pylist() == ["a"] * 3
+    assert b.column("_request_id").to_pylist() == ["b1", "b3"]
+    assert b.column("mean_radius").to_pylist() == [1.0, 3.0]
+    assert b.column("_prediction").to_pylist() == ["yes", "no"]
+    assert b.schema.field("_shadow_prediction").type == pa.string()
+    assert a.column("_timestamp").to_pylist()[1].timestamp() == at + 2
+    row_group = pq.read_metadata(next(tmp_path.rglob("model=a/**/*.parquet"))).row_group(0)
+    encodings = {row_group.column(i).path_in_schema: row_group.column(i).encodings for i in range(a.num_columns)}
+    assert "RLE_DICTIONARY" in encodings["size_band"]  # text: dictionary-encoded
+    assert "RLE_DICTIONARY" in encodings["_model_name"]
+    assert "RLE_DICTIONARY" not in encodings["mean_radius"]  # floats: plain (dictionaries of distinct values)
+    assert row_group.column(0).compression == "SNAPPY"  # a small file: no zstd context per column
+
+
+def test_a_large_flush_is_compressed_with_zstd(tmp_path: Path) -> None:
+    writer = CaptureWriter(str(tmp_path), _metrics(), flush_rows=1_000_000, flush_interval_s=3600)
+    writer.offer(_batch(ZSTD_FROM_ROWS))
+    writer.close()
+    (path,) = tmp_path.rglob("*.parquet")
+    assert pq.read_metadata(path).row_group(0).column(0).compression == "ZSTD"
+    assert pq.read_table(path).column("mean_radius").to_pylist() == list(np.linspace(10, 20, ZSTD_FROM_ROWS))

@@ -13,7 +13,8 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from service.batch_jobs import merged as _merged
-from service.capture import CapturedBatch, _table
+from service.capture import CapturedBatch
+from service.capture_table import table_of
 from service.columns import Columns, frame, matrix_of, stacked
 from service.direct_routes import DirectRoutes
 from service.direct_routes import _flattened as _routes
@@ -168,7 +169,7 @@ def test_capture_files_and_merged_batches_from_matrices_equal_those_from_columns
             for i, c in enumerate(columns)
         ]
 
-    assert _table(batches(requests)).equals(_table(batches(plain)))
+    assert table_of(batches(requests)).equals(table_of(batches(plain)))
     merged, by_column = _merged(requests), _merged(plain)
     assert matrix_of(merged) is not None
     assert list(merged) == list(by_column) == ["a", "b", "c"]
