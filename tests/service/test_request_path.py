@@ -224,8 +224,10 @@ def test_checked_rows_hold_one_matrix_not_an_array_per_column() -> None:
 
 
 def _raising_app() -> tuple[ServiceApp, Metrics]:
-    """A `ServiceApp` whose direct route raises an error no handler takes, and a plain route beside it."""
+    """A `ServiceApp` whose direct route raises an error no handler takes, one that answers the metrics it
+    sees, and a plain route beside them."""
     router = APIRouter(route_class=DirectRoute)
+    metrics = Metrics()
 
     async def broken(request: Request) -> Response:
         raise RuntimeError("a bug")
@@ -233,18 +235,22 @@ def _raising_app() -> tuple[ServiceApp, Metrics]:
     async def plain() -> dict[str, str]:
         return {"status": "ok"}
 
+    async def inside(request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type="text/plain")
+
     router.add_api_route("/broken", broken, methods=["POST"])
+    router.add_api_route("/inside", inside, methods=["POST"])
     app = ServiceApp()
     app.include_router(router)
     app.add_api_route("/plain", plain, methods=["GET"])
-    metrics = Metrics()
     app.add_request_context(metrics)
     return app, metrics
 
 
 def test_an_unhandled_error_on_the_direct_route_is_a_counted_plain_500_with_ids() -> None:
     """The direct route skips Starlette's error middleware: its answer to a bug is kept, and the error is raised
-    on to the server (which logs it); routes through the router keep their ids and metrics too."""
+    on to the server (which logs it); routes through the router keep their ids and metrics too, and the
+    in-flight gauge (read at scrape time) counts the request being answered."""
     asyncio.run(_unhandled_error())
 
 
@@ -254,6 +260,10 @@ async def _unhandled_error() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         answer = await client.post("/broken", headers={"X-Request-ID": "bug-1"})
         plain = await client.get("/plain")
+        during = (await client.post("/inside")).text
+    after = generate_latest(metrics.registry).decode()
+    assert "http_requests_in_flight 1.0" in during  # the request asking
+    assert "http_requests_in_flight 0.0" in after
     assert (answer.status_code, answer.text) == (500, "Internal Server Error")
     assert answer.headers["content-type"].startswith("text/plain")
     assert answer.headers["x-request-id"] == "bug-1"
