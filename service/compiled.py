@@ -17,6 +17,7 @@ lost transform) shows up at 1e-3 and above, and labels must match exactly in any
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
@@ -195,7 +196,7 @@ def _label(probabilities: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """
     if len(probabilities) == 1:  # a lone request: its four numpy calls cost ~25 µs in place, more than ORT's call
         row = probabilities[0].tolist()
-        if not any(p != p for p in row):  # NaN: numpy's rules below
+        if not any(map(math.isnan, row)):  # NaN: numpy's rules below
             bar = max(row) - TOLERANCE
             first = next(i for i, p in enumerate(row) if p >= bar)
             return classes[first : first + 1].copy()
