@@ -88,6 +88,8 @@ class Profile:
     def us_per_request(self) -> dict[str, float]:
         total = sum(self.samples.values()) or 1
         per_request = self.cpu_s / max(self.load.requests, 1) * 1e6
+        if not self.samples:  # `--rate 0`: the process's CPU time only
+            return {"not sampled (--rate 0)": per_request}
         return {stage: per_request * n / total for stage, n in self.samples.most_common()}
 
 
@@ -135,7 +137,8 @@ def _wrk(
 
 
 def table(profiles: list[Profile]) -> list[str]:
-    stages = [s for s, _ in STAGES] + ["model (model thread)", "capture (writer thread)", "other"]
+    helpers = ["model (model thread)", "capture (writer thread)", "other", "not sampled (--rate 0)"]
+    stages = [s for s, _ in STAGES] + helpers
     head = "| stage | " + " | ".join(f"{p.label} c={p.connections}" for p in profiles) + " |"
     lines = [head, "|---" * (len(profiles) + 1) + "|"]
     shares = [p.us_per_request() for p in profiles]

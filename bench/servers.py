@@ -120,6 +120,32 @@ class Server:
                     total_kib += int(line.split()[1])
         return total_kib / 1024
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server's process tree."""
+        if self.proc is None:
+            return 0.0
+        total = 0
+        for pid in process_tree(self.proc.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # exited meanwhile
+                continue
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
+    def wait_idle(self, timeout: float = 30.0, every: float = 0.25) -> bool:
+        """Wait until the tree uses under 5% of a core over `every` seconds (a server overloaded by the last
+        run keeps answering its backlog after wrk stops); False if it was still busy at `timeout`."""
+        deadline = time.monotonic() + timeout
+        used = self.cpu_seconds()
+        while time.monotonic() < deadline:
+            time.sleep(every)
+            now = self.cpu_seconds()
+            if now - used < 0.05 * every:
+                return True
+            used = now
+        return False
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             try:

@@ -90,12 +90,15 @@ def measure(
         for connections_now in connections:
             for server in live:
                 run_wrk(server.url + server.predict_path, server.body, connections_now, 1)  # warm-up
+                server.wait_idle()
             for round_no in range(rounds):
                 for server in list(live):
                     if not _alive_or_restarted(server, runs[server.key]):
                         live.remove(server)
                         continue
                     result = run_wrk(server.url + server.predict_path, server.body, connections_now, seconds)
+                    if not server.wait_idle():  # its backlog would run beside the next server's measurement
+                        log.warning("%s was still busy 30 s after its run", server.label)
                     if server.proc is None or server.proc.poll() is not None:
                         log.warning("%s stopped during the run: its figures of this round are dropped", server.label)
                         continue

@@ -22,6 +22,7 @@ from typing import Any
 
 from starlette.convertors import Convertor
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route, compile_path
 from starlette.types import Receive, Scope, Send
 
@@ -102,19 +103,20 @@ def _flattened(routes: list[Any]) -> Iterator[tuple[Any, str]]:
             yield original, str(context.path or getattr(original, "path", "{}"))
 
 
-async def call_direct(match: DirectMatch, scope: Scope, receive: Receive, send: Send) -> None:
-    """The endpoint called with the request; an exception the app has a handler for is answered by it."""
+async def call_direct(match: DirectMatch, scope: Scope, receive: Receive, send: Send) -> Response:
+    """The endpoint's response to the request, or the app's handler's to the exception it raised (an exception
+    no handler takes is raised). Sending it is the caller's (`service/middleware.py`)."""
     route = match.route
     scope["route"] = route
     scope["endpoint"] = route.endpoint
     scope["path_params"] = dict(match.path_params)  # the endpoint's own copy, as the router hands out
     request = Request(scope, receive, send)
     try:
-        response = await route.endpoint(request)
+        response: Response = await route.endpoint(request)
     except Exception as exc:
         handler = next((h for c in type(exc).__mro__ if (h := scope["app"].exception_handlers.get(c))), None)
         if handler is None:
             raise
         response = await handler(request, exc)
         exc.__traceback__ = None
-    await response(scope, receive, send)
+    return response

@@ -5,9 +5,11 @@ client can find its own calls; but clients choose it, and two of them may choose
 response also carries `X-Server-Request-ID`, an id only this server hands out (a UUIDv7: 48 bits of
 milliseconds, then random bits). The capture records both; when the client sent none, both are the same.
 
-Routes marked `direct` (the scoring routes, `service/routes/scoring.py`) are called from here, past
-Starlette's exception middleware, FastAPI's exit stacks and the router's matching
-(`service/direct_routes.py`). The app's exception handlers still answer their errors.
+`RequestContext` is the app's outermost layer (`service/app.py`, `ServiceApp`), outside Starlette's own
+middleware. Routes marked `direct` (the scoring routes, `service/routes/scoring.py`) are called from here,
+past Starlette's error and exception middleware, FastAPI's exit stacks and the router's matching
+(`service/direct_routes.py`). The app's exception handlers still answer their errors, and an error none
+answers gets Starlette's plain 500 (then goes on to the server's log), as through the stack.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.direct_routes import DirectMatch, DirectRoutes, call_direct
@@ -96,6 +99,12 @@ class RequestContext:
         """(requests counter, duration histogram) by (route, method, status): `labels()` takes a lock."""
         self._direct: DirectRoutes | None = None
         """Read from the app's routes on the first request."""
+        self._in_flight = 0
+        self._gauge_per_request = metrics.multiprocess
+        """The gauge reads `_in_flight` when scraped (an inc and a dec, each taking a lock, cost ~2.5 µs a
+        request); with several workers it lives in prometheus-client's files, set per request."""
+        if not metrics.multiprocess:
+            metrics.in_flight.set_function(lambda: self._in_flight)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -108,18 +117,16 @@ class RequestContext:
         state["request_ids"] = RequestIds(request_id, server_id)
         status = 500
         started = time.perf_counter()
-        self.metrics.in_flight.inc()
+        self._in_flight += 1
+        if self._gauge_per_request:
+            self.metrics.in_flight.inc()
+        ids = [(b"x-request-id", request_id.encode()), (SERVER_ID_HEADER, server_id.encode())]
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"],
-                    (b"x-request-id", request_id.encode()),
-                    (SERVER_ID_HEADER, server_id.encode()),
-                ]
+                message["headers"] = [*message.get("headers", ()), *ids]
             await send(message)
 
         try:
@@ -127,9 +134,19 @@ class RequestContext:
             if direct is None:
                 await self.app(scope, receive, send_with_id)
             else:
-                await call_direct(direct, scope, receive, send_with_id)
+                try:
+                    response = await call_direct(direct, scope, receive, send)
+                except Exception:
+                    # What Starlette's `ServerErrorMiddleware` answers; the error goes on to the server's log.
+                    response = PlainTextResponse("Internal Server Error", 500)
+                    await _send_response(response, ids, scope, receive, send, send_with_id)
+                    raise
+                status = response.status_code
+                await _send_response(response, ids, scope, receive, send, send_with_id)
         finally:
-            self.metrics.in_flight.dec()
+            self._in_flight -= 1
+            if self._gauge_per_request:
+                self.metrics.in_flight.dec()
             counter, histogram = self._series(_route_template(scope), scope["method"], status)
             counter.inc()
             histogram.observe(time.perf_counter() - started)
@@ -152,6 +169,20 @@ class RequestContext:
             if len(self._children) < 1000:  # routes are templates and methods few: this stays small
                 self._children[key] = series
         return series
+
+
+async def _send_response(
+    response: Response, ids: list[tuple[bytes, bytes]], scope: Scope, receive: Receive, send: Send, send_with_id: Send
+) -> None:
+    """A plain response's two messages sent as `Response.__call__` sends them, with the ids added; any other
+    (streamed, with a background task) through its own `__call__`."""
+    if response.background is not None or type(response).__call__ is not Response.__call__:
+        await response(scope, receive, send_with_id)
+        return
+    await send(
+        {"type": "http.response.start", "status": response.status_code, "headers": [*response.raw_headers, *ids]}
+    )
+    await send({"type": "http.response.body", "body": response.body})
 
 
 def _client_id(scope: Scope) -> str | None:

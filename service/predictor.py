@@ -91,11 +91,7 @@ class Predictor:
         n_rows = len(next(iter(columns.values()))) if columns else table.n_rows
         pyfunc_params = params if model.flavor != "sklearn" else None
         future = self.batcher.submit(model, columns, n_rows, method, pyfunc_params)
-        timer = asyncio.get_running_loop().call_later(self.timeout_s, self._expire, future)
-        try:
-            output = await future
-        finally:
-            timer.cancel()
+        output = await self._settled(future)
         classes = model.classes if method == "predict_proba" else None
         self._record(model, columns, n_rows, request_id, output, classes, method)
         return Prediction(model, output, classes, ignored)
@@ -105,16 +101,21 @@ class Predictor:
         n_rows = request.n_rows
         if n_rows is not None and n_rows > self.max_rows:
             raise too_large(f"the request has {n_rows} rows; at most {self.max_rows} are accepted (MAX_ROWS)")
-        future = self.batcher.submit_pyfunc(model, request, n_rows or 1)
-        timer = asyncio.get_running_loop().call_later(self.timeout_s, self._expire, future)
-        try:
-            output = await future
-        finally:
-            timer.cancel()
+        output = await self._settled(self.batcher.submit_pyfunc(model, request, n_rows or 1))
         columns = capturable(request, output)
         if columns is not None:
             self._record(model, columns, len(request.data), request_id, output, None, pyfunc=request)
         return Prediction(model, output, None, [], request.unwrapped)
+
+    async def _settled(self, future: asyncio.Future[Any]) -> Any:
+        """The call's output, within `timeout_s`. A call the batcher made inline is done already: no timer."""
+        if future.done():
+            return future.result()
+        timer = asyncio.get_running_loop().call_later(self.timeout_s, self._expire, future)
+        try:
+            return await future
+        finally:
+            timer.cancel()
 
     def _expire(self, future: asyncio.Future[Any]) -> None:
         """A plain timer rather than `asyncio.wait_for`, which costs a task per request."""

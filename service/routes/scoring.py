@@ -21,7 +21,7 @@ from service.loaded_model import LoadedModel
 from service.middleware import RequestIds, request_id_of
 from service.predictor import Prediction, Predictor
 from service.protocols import mlflow as protocol
-from service.routes.common import AppState, prediction_headers, read_body
+from service.routes.common import AppState, PredictionResponse, read_body
 from service.routes.openapi import INVOCATIONS_BODY, NAME_PARAMETER
 
 
@@ -80,11 +80,7 @@ async def invocations(request: Request) -> Response:
         if refused.status != 400 or refused.error_code != "BAD_REQUEST":
             raise
         return _answer(await _as_mlflow_would(predictor, model, body, mime, request_id, refused))
-    return Response(
-        protocol.response(prediction.output, prediction.classes),
-        media_type="application/json",
-        headers=prediction_headers(prediction),
-    )
+    return PredictionResponse(protocol.response(prediction.output, prediction.classes), prediction)
 
 
 async def _as_mlflow(
@@ -113,8 +109,4 @@ async def _as_mlflow_would(
 
 
 def _answer(prediction: Prediction) -> Response:
-    return Response(
-        pyfunc_input.response(prediction.output, prediction.unwrapped),
-        media_type="application/json",
-        headers=prediction_headers(prediction),
-    )
+    return PredictionResponse(pyfunc_input.response(prediction.output, prediction.unwrapped), prediction)

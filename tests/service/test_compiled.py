@@ -22,7 +22,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from service.compiled import Compiler
+from service.compiled import Compiler, _label
 from service.errors import ClientError
 from service.loaded_model import LoadedModel, ModelVersion, load_version
 from service.metrics import Metrics
@@ -212,3 +212,18 @@ def test_a_rollback_to_a_cached_version_keeps_its_compiled_form(
     assert manager.current is served_first
     assert manager.current.runtime == "onnxruntime"
     assert metrics.registry.get_sample_value("model_compile_total", {"model": first.name, "result": "compiled"}) == 2
+
+
+@pytest.mark.parametrize(
+    "row",
+    [[0.3, 0.7], [0.5, 0.5], [0.49999994, 0.50000006], [np.nan, 0.5], [0.5, np.nan, 0.7], [0.2, 0.3, 0.5]],
+)
+def test_a_lone_row_is_labelled_as_in_a_batch(row: list[float]) -> None:
+    """One row takes a path of its own (no numpy calls): same class as the batch rule, ties and NaN included."""
+    classes = np.array(["a", "b", "c"][: len(row)])
+    probabilities = np.array([row])
+    alone, in_batch = _label(probabilities, classes), _label(np.vstack([probabilities, [row[::-1]]]), classes)
+    assert alone.tolist() == in_batch[:1].tolist()
+    assert alone.dtype == in_batch.dtype
+    alone[0] = "z"  # the answer is the caller's own array, not a view of the classes
+    assert classes.tolist() == ["a", "b", "c"][: len(row)]

@@ -3,6 +3,7 @@ in signature order checked as positional rows."""
 
 from __future__ import annotations
 
+import asyncio
 import tracemalloc
 from typing import Any
 
@@ -10,14 +11,17 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import generate_latest
 
+from service.app import ServiceApp
 from service.batch_jobs import merged as _merged
 from service.capture import CapturedBatch
 from service.capture_table import table_of
 from service.columns import Columns, frame, matrix_of, stacked
 from service.direct_routes import DirectRoutes
 from service.direct_routes import _flattened as _routes
+from service.metrics import Metrics
 from service.routes.scoring import DirectRoute
 from service.schema import ColumnSpec, InputSchema
 from service.table import RawTable
@@ -218,3 +222,69 @@ def test_checked_rows_hold_one_matrix_not_an_array_per_column() -> None:
     assert columns["x3"].tolist() == [3.5]
     assert np.shares_memory(columns["x3"], matrix_of(columns))
     assert dict(columns).keys() == set(names)
+
+
+def _raising_app() -> tuple[ServiceApp, Metrics]:
+    """A `ServiceApp` whose direct route raises an error no handler takes, one that answers the metrics it
+    sees, and a plain route beside them."""
+    router = APIRouter(route_class=DirectRoute)
+    metrics = Metrics()
+
+    async def broken(request: Request) -> Response:
+        raise RuntimeError("a bug")
+
+    async def plain() -> dict[str, str]:
+        return {"status": "ok"}
+
+    async def inside(request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type="text/plain")
+
+    router.add_api_route("/broken", broken, methods=["POST"])
+    router.add_api_route("/inside", inside, methods=["POST"])
+    app = ServiceApp()
+    app.include_router(router)
+    app.add_api_route("/plain", plain, methods=["GET"])
+    app.add_request_context(metrics)
+    return app, metrics
+
+
+def test_an_unhandled_error_on_the_direct_route_is_a_counted_plain_500_with_ids() -> None:
+    """The direct route skips Starlette's error middleware: its answer to a bug is kept, and the error is raised
+    on to the server (which logs it); routes through the router keep their ids and metrics too, and the
+    in-flight gauge (read at scrape time) counts the request being answered."""
+    asyncio.run(_unhandled_error())
+
+
+async def _unhandled_error() -> None:
+    app, metrics = _raising_app()
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        answer = await client.post("/broken", headers={"X-Request-ID": "bug-1"})
+        plain = await client.get("/plain")
+        during = (await client.post("/inside")).text
+    after = generate_latest(metrics.registry).decode()
+    assert "http_requests_in_flight 1.0" in during  # the request asking
+    assert "http_requests_in_flight 0.0" in after
+    assert (answer.status_code, answer.text) == (500, "Internal Server Error")
+    assert answer.headers["content-type"].startswith("text/plain")
+    assert answer.headers["x-request-id"] == "bug-1"
+    assert answer.headers["x-server-request-id"]
+    assert plain.status_code == 200
+    assert plain.headers["x-request-id"] == plain.headers["x-server-request-id"]
+    exposition = generate_latest(metrics.registry).decode()
+    assert 'http_requests_total{method="POST",route="/broken",status="500"} 1.0' in exposition
+    assert 'http_requests_total{method="GET",route="/plain",status="200"} 1.0' in exposition
+    with pytest.raises(RuntimeError, match="a bug"):
+        await app(
+            {"type": "http", "method": "POST", "path": "/broken", "headers": [], "root_path": "", "query_string": b""},
+            _no_body,
+            _discard,
+        )
+
+
+async def _no_body() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _discard(message: Any) -> None:
+    """The answer is read above, through httpx; here only the raise is."""
