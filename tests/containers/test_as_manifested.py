@@ -51,7 +51,9 @@ def test_predictor_starts_serves_and_stops_as_the_deployment_says(stack: Stack, 
 
 
 def test_drift_job_runs_as_the_cronjob_says_and_reports_too_little_data(stack: Stack) -> None:
-    result = stack.job("drift-manifested").result  # command, args and env as rendered; nothing captured yet
+    # Command, args and env as rendered; nothing captured yet: the stack is shared by tests/containers/ (one unit
+    # of work, tests/conftest.py), and this file runs first in it (test_loop's traffic would be found here).
+    result = stack.job("drift-manifested").result
     assert result["drift_detected"] is None
     assert result["current_rows"] == 0
     assert result["model"] == "demo"
