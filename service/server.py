@@ -149,7 +149,8 @@ class HttpProtocol(HttpToolsProtocol):
         self._phase = "body"
         self._cancel_timer()
         super().on_headers_complete()
-        self.cycle.transport = OneWrite(self.transport, self.cycle)  # type: ignore[assignment]
+        if self.cycle.scope["method"] != "HEAD":  # uvicorn writes no body for HEAD: nothing to join the head to
+            self.cycle.transport = OneWrite(self.transport, self.cycle)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         self._phase = "idle"
@@ -237,7 +238,7 @@ class OneWrite:
     it, and so does `HttpProtocol`) that is a packet and a wake-up of the client of its own, then the body
     another. For a one-row prediction that second system call was ~5% of the request's CPU (bench/profile.md).
     Writes before the response starts (`100 Continue`) go out at once; a head still held when the cycle
-    closes the connection is written first.
+    closes the connection is written first. Not for HEAD requests, whose answer is the head alone.
     """
 
     __slots__ = ("_cycle", "_head", "_held", "_transport")

@@ -84,3 +84,14 @@ def test_100_continue_still_goes_out_before_the_answer() -> None:
     assert len(writes) == 2
     assert writes[1].startswith(b"HTTP/1.1 200 OK\r\n")
     assert writes[1].endswith(ANSWER)
+
+
+def test_a_head_request_gets_its_head_though_no_body_follows() -> None:
+    """uvicorn writes no body for HEAD: a held head would never leave (the client would wait for ever)."""
+    writes = asyncio.run(
+        _served(b"HEAD /health/live HTTP/1.1\r\nhost: x\r\n\r\nGET /model HTTP/1.1\r\nhost: x\r\n\r\n")
+    )
+    assert len(writes) == 2
+    assert writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert writes[0].endswith(b"\r\n\r\n")  # the head alone
+    assert writes[1].endswith(b"\r\n\r\n" + ANSWER)
