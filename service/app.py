@@ -128,9 +128,11 @@ class ServiceApp(FastAPI):
         self.front = RequestContext(partial(FastAPI.__call__, self), metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.front is None or scope["type"] != "http" or self.root_path:
+        if self.front is None or scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        if self.root_path:  # as FastAPI sets it, before the context decides what goes direct
+            scope["root_path"] = self.root_path
         scope["app"] = self
         await self.front(scope, receive, send)
 

@@ -69,18 +69,18 @@ def _disconnected(request: Request) -> ClientError:
     return ClientError("the client closed the connection during the body", 499, "CLIENT_CLOSED_REQUEST")
 
 
-def prediction_headers(prediction: Prediction) -> dict[str, str]:
-    headers = {"X-Model-Name": prediction.model.name, "X-Model-Version": prediction.model.version}
-    if prediction.ignored_columns:
-        headers["X-Ignored-Columns"] = ",".join(prediction.ignored_columns)[:1000]
-    return headers
-
-
 class PredictionResponse(Response):
-    """A prediction's answer with its raw headers built here, as Starlette would build them from
-    `prediction_headers` (same names, order and encoding) without its per-response dict and key scan."""
+    """A prediction's answer, its model headers first (`X-Model-Name`, `X-Model-Version`, `X-Ignored-Columns`),
+    then `extra`: the raw headers built here as Starlette would build them (same names, order and encoding)
+    without its per-response dict and key scan."""
 
-    def __init__(self, body: bytes, prediction: Prediction, media_type: str = "application/json") -> None:
+    def __init__(
+        self,
+        body: bytes,
+        prediction: Prediction,
+        media_type: str = "application/json",
+        extra: tuple[tuple[bytes, bytes], ...] = (),
+    ) -> None:
         self.status_code = 200
         self.background = None
         self.media_type = media_type
@@ -89,6 +89,7 @@ class PredictionResponse(Response):
         headers = [(b"x-model-name", name), (b"x-model-version", version)]
         if prediction.ignored_columns:
             headers.append((b"x-ignored-columns", ",".join(prediction.ignored_columns)[:1000].encode("latin-1")))
+        headers.extend(extra)
         headers.append((b"content-length", b"%d" % len(body)))
         headers.append((b"content-type", media_type.encode("latin-1")))
         self.raw_headers = headers

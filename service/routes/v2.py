@@ -13,7 +13,7 @@ from service.predictor import Prediction, Predictor
 from service.protocols import v2 as protocol
 from service.protocols.v2_metadata import metadata
 from service.readiness import model_not_ready_reason, not_alive_reason, not_ready_reason
-from service.routes.common import AppState, State, prediction_headers, read_body
+from service.routes.common import AppState, PredictionResponse, State, read_body
 from service.routes.openapi import NAME_PARAMETER, V2_INFER_BODY, VERSION_PARAMETER
 from service.routes.scoring import DirectRoute
 from service.served_model import ServedModel
@@ -142,11 +142,10 @@ async def _infer(name: str, version: str | None, request: Request, state: AppSta
         raise
     except ClientError as exc:
         raise V2Error(exc.message, exc.status, exc.error_code) from None
-    headers = prediction_headers(prediction)
     if header_length is None:
-        return Response(content, media_type="application/json", headers=headers)
-    headers["Inference-Header-Content-Length"] = str(header_length)
-    return Response(content, media_type="application/octet-stream", headers=headers)
+        return PredictionResponse(content, prediction)
+    length = (b"inference-header-content-length", b"%d" % header_length)
+    return PredictionResponse(content, prediction, "application/octet-stream", (length,))
 
 
 async def _predict(

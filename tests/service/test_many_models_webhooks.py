@@ -25,7 +25,7 @@ from mlflow import MlflowClient
 from tests.conftest import RegisteredModel
 from tests.helpers import wait_until
 from tests.processes import MlflowServer, RunningService, webhook_delivery_env
-from tests.service.test_following import metric_value, register_versions
+from tests.service.test_following import Versions, metric_value, register_versions
 
 SECRET = "selection-webhook-secret"
 pytestmark = pytest.mark.timeout(600)  # a module MLflow server, models trained and registered in each test
@@ -76,16 +76,27 @@ def _with_deliveries(
     return service
 
 
+def _selected_with_deliveries(
+    start_service: Callable[..., RunningService],
+    server: MlflowServer,
+    demo_model: RegisteredModel,
+    versions: int,
+    **env: str,
+) -> tuple[Versions, str, RunningService]:
+    """A model of `versions` versions tagged with a fresh tag, and `_with_deliveries`'s predictor selecting it."""
+    tag = f"serve-{uuid.uuid4().hex[:6]}"
+    model = register_versions(server, demo_model, versions)
+    model.client.set_registered_model_tag(model.name, tag, "true")
+    return model, tag, _with_deliveries(start_service, server, model.client, tag, **env)
+
+
 def test_mlflow_webhooks_bring_a_model_registered_and_tagged_later_into_service(
     webhook_server: MlflowServer,
     demo_model: RegisteredModel,
     start_service: Callable[..., RunningService],
 ) -> None:
-    tag = f"serve-{uuid.uuid4().hex[:6]}"
-    first = register_versions(webhook_server, demo_model, 2)
+    first, tag, service = _selected_with_deliveries(start_service, webhook_server, demo_model, 2)
     client = first.client
-    client.set_registered_model_tag(first.name, tag, "true")
-    service = _with_deliveries(start_service, webhook_server, client, tag)
 
     later = f"later-{uuid.uuid4().hex[:8]}"
     client.create_registered_model(later, tags={tag: "true"})
@@ -137,11 +148,10 @@ def test_mlflow_webhooks_move_the_shadow_alias_of_a_selected_model_with_polling_
     demo_model: RegisteredModel,
     start_service: Callable[..., RunningService],
 ) -> None:
-    tag = f"serve-{uuid.uuid4().hex[:6]}"
-    model = register_versions(webhook_server, demo_model, 3)
+    model, _, service = _selected_with_deliveries(
+        start_service, webhook_server, demo_model, 3, SHADOW_ALIAS="Challenger"
+    )
     client = model.client
-    client.set_registered_model_tag(model.name, tag, "true")
-    service = _with_deliveries(start_service, webhook_server, client, tag, SHADOW_ALIAS="Challenger")
     assert _described(service)[model.name]["shadow"]["version"] is None  # no Challenger yet
 
     for challenger in model.versions[1:]:
