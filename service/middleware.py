@@ -131,7 +131,9 @@ class RequestContext:
 
         try:
             direct = self._direct_match(scope)
-            if direct is None:
+            if direct is None and scope["method"] == "HEAD":
+                await self._head(scope, receive, send_with_id)
+            elif direct is None:
                 await self.app(scope, receive, send_with_id)
             else:
                 try:
@@ -150,6 +152,16 @@ class RequestContext:
             counter, histogram = self._series(_route_template(scope), scope["method"], status)
             counter.inc()
             histogram.observe(time.perf_counter() - started)
+
+    async def _head(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """HEAD answered as GET (RFC 9110: every general-purpose server supports both): same status and
+        headers; the server writes no body for it, as it knows from its own scope's method."""
+        as_get = {**scope, "method": "GET"}
+        try:
+            await self.app(as_get, receive, send)
+        finally:
+            if "route" in as_get:
+                scope["route"] = as_get["route"]  # the metrics' route label
 
     def _direct_match(self, scope: Scope) -> DirectMatch | None:
         if self._direct is None:
