@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from service.readiness import not_alive_reason, not_ready_reason
 from service.routes.common import State
-from service.routes.model_info import describe
+from service.routes.model_info import describe, json_response
 
 router = APIRouter()
 
@@ -53,12 +51,10 @@ async def version() -> Response:
 
 
 @router.get("/model", tags=["model"])
-async def model_info(state: State) -> dict[str, Any]:
+async def model_info(state: State) -> Response:
     """What is being served, and how following the alias is going; `{"models": [...]}` when several are."""
     described = [describe(served, state.settings) for served in state.models]
-    if len(described) == 1:
-        return described[0]
-    return {"models": described}
+    return json_response(described[0] if len(described) == 1 else {"models": described})
 
 
 @router.get("/metrics", tags=["metrics"])

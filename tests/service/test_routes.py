@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import mlflow
 
@@ -32,6 +34,11 @@ def test_model_route_describes_the_served_version(demo_model: RegisteredModel, d
     assert info["source"].startswith("models:/")
     assert {c["name"] for c in info["signature"]["inputs"]} >= {"mean_radius", "size_band"}
     assert info["loaded_at"]
+    # The signature as MLflow itself writes it (embedded as MLflow's JSON text, not re-encoded by hand).
+    signature = mlflow.models.get_model_info(f"models:/{demo_model.name}/{demo_model.version}").signature
+    assert signature is not None
+    expected = {k: json.loads(v) if isinstance(v, str) else v for k, v in signature.to_dict().items()}
+    assert info["signature"] == expected
 
 
 def test_metrics_route_counts_requests_by_route_template(
