@@ -40,6 +40,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="10 models, 3 s loads, one round")
     parser.add_argument("--count", type=int, default=None, help="registered models (default 100; quick 10)")
     parser.add_argument("--seconds", type=float, default=None, help="length of one wrk run (default 10; quick 3)")
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=None,
+        help="length of the wrk runs around the alias move and the failed load (default: the longer of --seconds "
+        "and 3 reload intervals + 6 s; a shorter one still measures, over part of the move)",
+    )
     parser.add_argument("--rounds", type=int, default=None, help="A B A B rounds (default 3; quick 1)")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "many", help="registry, logs")
     parser.add_argument("--results", type=Path, default=HERE / "results-many-models.md")
@@ -66,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
     registry = mlflow_server(out)
     registry.start()
-    figures = Figures(count=count, seconds=seconds, rounds=rounds)
+    figures = Figures(count=count, seconds=seconds, rounds=rounds, window_s=args.window)
     try:
         registry.wait_ready(timeout=600)
         models = register_many(registry.url, count, sizes)

@@ -34,6 +34,8 @@ class Figures:
     seconds: float
     rounds: int
     interval_s: float = INTERVAL_S
+    window_s: float | None = None
+    """Length of the wrk runs around the alias move and the failed load; None: `default_window()`."""
     rss_mib: dict[int, float] = field(default_factory=dict)
     """Resident set of the predictor serving the first k models, once all k serve."""
     memory_mb: dict[int, float] = field(default_factory=dict)
@@ -53,6 +55,10 @@ class Figures:
     broken_failures_counted: float | None = None
     broken_still_serving: str | None = None
     problems: list[str] = field(default_factory=list)
+
+    def window(self) -> float:
+        """The runs cover the move: at least three reload intervals and a load (`--window` in a smoke test)."""
+        return self.window_s if self.window_s is not None else max(self.seconds, 3 * INTERVAL_S + 6)
 
     def ratio(self) -> float | None:
         pairs = [m["rps"] / o["rps"] for m, o in zip(self.many, self.one, strict=False) if o["rps"]]
@@ -162,7 +168,7 @@ class ManyBench:
     def move_alias(self, many: Server) -> None:
         """The first model's alias moves to its spare version under traffic over the others."""
         moved, others = self.models.names[0], self.models.names[1:]
-        window = max(self.figures.seconds, 3 * INTERVAL_S + 6)
+        window = self.figures.window()
         before = self.mixed(many, others, window)
         during = self.under_traffic(many, others, window)
         started = time.monotonic()
@@ -181,7 +187,7 @@ class ManyBench:
         broken = self.models.names[1 % len(self.models.names)]
         others = [n for n in self.models.names if n != broken]
         before = served(many)[broken].get("version")
-        during = self.under_traffic(many, others, max(self.figures.seconds, 3 * INTERVAL_S + 6))
+        during = self.under_traffic(many, others, self.figures.window())
         self.client.set_registered_model_alias(broken, ALIAS, self.models.broken_version)
         self.figures.broken_failures_counted = wait_for(
             lambda: reload_failures(many, broken), 120, "the failed load counted"

@@ -1,7 +1,8 @@
 """`python -m bench --many-models --quick` runs end to end and writes its table (figures are not judged here).
 
-Four models and 1 s loads: the bench's every step (RSS by models served, mixed traffic, an alias move, a
-broken version) at the least cost, since the suite runs it on every change.
+Four models, 1 s loads and 3 s runs around the alias move and the broken version (12 s each by default: long
+enough for the figures, which are not judged here): the bench's every step (RSS by models served, mixed
+traffic, an alias move, a broken version) at the least cost, since the suite runs it on every change.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def test_the_quick_many_models_bench_writes_its_table(tmp_path: Path) -> None:
             "4",
             "--seconds",
             "1",
+            "--window",
+            "3",
             "--out",
             str(tmp_path / "out"),
             "--results",

@@ -110,7 +110,9 @@ def test_the_overlay_serves_every_tagged_model_by_name(stack: Stack, selected: S
 
 def test_the_overlay_with_shadow_alias_captures_the_shadow_version(stack: Stack, selected: Selected) -> None:
     prefix = f"capture-shadow-{uuid.uuid4().hex[:6]}/"
-    pod = _many_models_pod(stack, "many-models-shadow", {"SHADOW_ALIAS": "Challenger"}, prefix)
+    # The capture files are flushed every second, not at the overlay's 60 s: the rows are read while it serves.
+    config = {"SHADOW_ALIAS": "Challenger", "CAPTURE_FLUSH_INTERVAL_S": "1"}
+    pod = _many_models_pod(stack, "many-models-shadow", config, prefix)
     pod.wait_ready()
     shadowed = selected.names[1]
     wait_until(
