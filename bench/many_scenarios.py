@@ -18,6 +18,7 @@ from mlflow import MlflowClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.load import LoadResult, run_wrk
+from bench.many_alone import alone
 from bench.many_registry import ALIAS, ManyModels
 from bench.servers import Server, clean_env, free_port, process_tree
 
@@ -150,9 +151,11 @@ class ManyBench:
         names = self.models.names
         self.mixed(many, names, 1)  # warm-up
         run_wrk(one.url + "/invocations", self.body, CONNECTIONS, 1)
-        for round_no in range(self.figures.rounds):
-            mixed = self.mixed(many, names, self.figures.seconds)
-            single = run_wrk(one.url + "/invocations", self.body, CONNECTIONS, self.figures.seconds)
+        for round_no in range(self.figures.rounds):  # each measured alone: bench/many_alone.py
+            mixed = alone(many, [one], lambda: self.mixed(many, names, self.figures.seconds))
+            single = alone(
+                one, [many], lambda: run_wrk(one.url + "/invocations", self.body, CONNECTIONS, self.figures.seconds)
+            )
             self.figures.many.append(_result(mixed))
             self.figures.one.append(_result(single))
             log.info(
@@ -163,7 +166,8 @@ class ManyBench:
         """The first model's alias moves to its spare version under traffic over the others."""
         moved, others = self.models.names[0], self.models.names[1:]
         window = max(self.figures.seconds, 3 * INTERVAL_S + 6)
-        before = self.mixed(many, others, window)
+        before = alone(many, [], lambda: self.mixed(many, others, window))
+        many.wait_idle()
         during = self.under_traffic(many, others, window)
         started = time.monotonic()
         self.client.set_registered_model_alias(moved, ALIAS, self.models.spare_version)
