@@ -22,7 +22,7 @@ from pathlib import Path
 from bench import profile as spy
 from bench.many_alone import alone
 from bench.many_registry import ALIAS, register_many
-from bench.many_scenarios import CONNECTIONS, MANY_SCRIPT, Figures, ManyBench, Probe, served, wait_for
+from bench.many_scenarios import CONNECTIONS, MANY_SCRIPT, Figures, ManyBench, Probe, served, serving, wait_for
 from bench.reload import mlflow_server
 from bench.servers import Server
 
@@ -137,7 +137,7 @@ def _during_move(
     moved = models.names[0]
     client = bench.client
     now = str(client.get_model_version_by_alias(moved, ALIAS).version)
-    wait_for(lambda: str(served(server)[moved].get("version")) == now, 120, f"{moved} serving version {now}")
+    wait_for(lambda: serving(server).get(moved) == now, 120, f"{moved} serving version {now}")
     server.wait_idle()
     source = str(client.get_model_version(moved, "1").source)
     target = str(client.create_model_version(moved, source, await_creation_for=0).version)
