@@ -139,7 +139,7 @@ def _during_move(
     now = str(client.get_model_version_by_alias(moved, ALIAS).version)
     wait_for(lambda: serving(server).get(moved) == now, 120, f"{moved} serving version {now}")
     server.wait_idle()
-    source = str(client.get_model_version(moved, "1").source)
+    source = f"models:/{moved}/1"  # as bench/many_registry.py registers the spare version
     target = str(client.create_model_version(moved, source, await_creation_for=0).version)
     seconds = max(args.seconds, 12.0)
 
