@@ -8,6 +8,11 @@ every 60 s at the latest). In the quiet run of 2026-11-30 19:59 the 100-model se
 3,393 req/s, the one-model server 6,333 and 3,776: the noise was the one-model server's, and what it
 shared its CPU with is the likely cause. Stopping the other process for the run, and waiting until the
 measured one uses under 5% of a core, takes that out of both measures without changing either server.
+
+The MLflow server is moved to wrk's CPU (`beside_load`): a real registry runs elsewhere, and on the
+predictors' CPU it answered the 100-model server's alias polls (2% of that CPU in a run, measured with
+/proc on the loaded machine, 2026-11-30 21:48) and the moved version's download during the alias move,
+both counted against the predictor under test.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import logging
 import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
+from pathlib import Path
 from typing import TypeVar
 
-from bench.servers import Server
+from bench.load import LOAD_CPU
+from bench.servers import Server, process_tree
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,6 +41,15 @@ def paused(server: Server) -> Iterator[None]:
         yield
     finally:
         os.killpg(server.proc.pid, signal.SIGCONT)
+
+
+def beside_load(server: Server) -> None:
+    """Every thread of the server's process tree moved to wrk's CPU (children started later inherit it)."""
+    assert server.proc is not None
+    for pid in process_tree(server.proc.pid):
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            with suppress(OSError):  # exited meanwhile
+                os.sched_setaffinity(int(task.name), {int(LOAD_CPU)})
 
 
 def alone(server: Server, others: Iterable[Server], run: Callable[[], T]) -> T:

@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path
 
 from bench import profile as spy
-from bench.many_alone import alone
+from bench.many_alone import alone, beside_load
 from bench.many_registry import ALIAS, register_many
 from bench.many_scenarios import CONNECTIONS, MANY_SCRIPT, Figures, ManyBench, Probe, served, serving, wait_for
 from bench.reload import mlflow_server
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     profiles: list[spy.Profile] = []
     try:
         registry.wait_ready(timeout=600)
+        beside_load(registry)  # the registry off the predictors' CPU: bench/many_alone.py
         models = register_many(registry.url, args.count, (args.count,))
         bench = ManyBench(models, registry.url, out, Figures(args.count, args.seconds, 1))
         under_test: dict[str, Server] = {"after": bench.service(args.count, key="after")}
