@@ -6,8 +6,9 @@ aliases and the selection (about 50 registry calls a second, answered by the MLf
 and either may still be answering the previous run's backlog or writing the capture rows it holds (a flush
 every 60 s at the latest). In the quiet run of 2026-11-30 19:59 the 100-model server measured 3,229 and
 3,393 req/s, the one-model server 6,333 and 3,776: the noise was the one-model server's. Its cause was
-not found (the other server idle costs ~1.5% of a core); what it shared its CPU with is one candidate. Stopping the other process for the run, and waiting until the
-measured one uses under 5% of a core, takes that out of both measures without changing either server.
+not found (the other server idle costs ~1.5% of a core); what it shared its CPU with is one candidate.
+Stopping the other process for the run, and waiting until the measured one uses under 5% of a core, takes
+that out of both measures without changing either server.
 
 The MLflow server is moved to wrk's CPU (`beside_load`): a real registry runs elsewhere, and on the
 predictors' CPU it answered the 100-model server's alias polls (2% of that CPU in a run, measured with
