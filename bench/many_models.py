@@ -2,7 +2,8 @@
 
 A real `mlflow server` (sqlite) holds N registered logistic regressions made from one logged model
 (bench/many_registry.py). The predictor serves every one at `@Production` through `MODEL_FILTER`, pinned to
-CPU 0 with wrk on CPU 1, and the run measures (bench/many_scenarios.py):
+CPU 0 with wrk and the MLflow server on CPU 1, each server measured with the other stopped
+(bench/many_alone.py), and the run measures (bench/many_scenarios.py):
 - RSS with the first 1, 10, 50 and all N models served (one process each), the RSS per added model, and
   beside it the sum of the `memory_mb` the predictor measured for its models;
 - mixed traffic over the N at c=64 (bench/many.lua picks a model per request) ÷ a one-model service, A B A B;
@@ -27,6 +28,7 @@ import sys
 from pathlib import Path
 
 from bench import many_report
+from bench.many_alone import beside_load
 from bench.many_registry import register_many
 from bench.many_scenarios import Figures, ManyBench
 from bench.reload import mlflow_server
@@ -76,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = Figures(count=count, seconds=seconds, rounds=rounds, window_s=args.window)
     try:
         registry.wait_ready(timeout=600)
+        beside_load(registry)  # the registry off the predictors' CPU: bench/many_alone.py
         models = register_many(registry.url, count, sizes)
         ManyBench(models, registry.url, out, figures).run(sizes)
     except Exception as exc:  # the table says what could not be measured, and why
@@ -86,8 +89,9 @@ def main(argv: list[str] | None = None) -> int:
 
     header = (
         f"`python -m bench --many-models{' --quick' if args.quick else ''}` on {started:%Y-%m-%d %H:%M} UTC, "
-        f"{platform.machine()} with {os.cpu_count()} CPUs; the predictor pinned to CPU 0, wrk (1 thread) to CPU 1, "
-        f"loopback; {seconds:g} s per wrk run, {rounds} round(s) A B A B. Load average before/after: "
+        f"{platform.machine()} with {os.cpu_count()} CPUs; the predictor pinned to CPU 0, wrk (1 thread) and the "
+        f"MLflow server to CPU 1, loopback; {seconds:g} s per wrk run, {rounds} round(s) A B A B, each server "
+        f"measured alone (the other stopped, bench/many_alone.py). Load average before/after: "
         f"{load_before[0]:.1f} / {os.getloadavg()[0]:.1f} (other work on the machine shows here)."
     )
     text = "\n".join(many_report.document(figures, header))

@@ -16,11 +16,13 @@ import shutil
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 from bench import profile as spy
+from bench.many_alone import alone, beside_load
 from bench.many_registry import ALIAS, register_many
-from bench.many_scenarios import CONNECTIONS, MANY_SCRIPT, Figures, ManyBench, Probe, served, wait_for
+from bench.many_scenarios import CONNECTIONS, MANY_SCRIPT, Figures, ManyBench, Probe, served, serving, wait_for
 from bench.reload import mlflow_server
 from bench.servers import Server
 
@@ -51,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     profiles: list[spy.Profile] = []
     try:
         registry.wait_ready(timeout=600)
+        beside_load(registry)  # the registry off the predictors' CPU: bench/many_alone.py
         models = register_many(registry.url, args.count, (args.count,))
         bench = ManyBench(models, registry.url, out, Figures(args.count, args.seconds, 1))
         under_test: dict[str, Server] = {"after": bench.service(args.count, key="after")}
@@ -68,13 +71,24 @@ def main(argv: list[str] | None = None) -> int:
                 bench.mixed(server, models.names, 2.0)  # warm: every version's cost known
             script = (MANY_SCRIPT, (bench.paths_file(models.names),))
             for _ in range(args.rounds):
-                for label, server in under_test.items():
-                    ran = spy.profile(server, label, CONNECTIONS, args.seconds, args.rate, out / "profile", script)
+                for label, server in under_test.items():  # each alone: bench/many_alone.py
+                    ran = alone(
+                        server,
+                        under_test.values(),
+                        partial(
+                            spy.profile, server, label, CONNECTIONS, args.seconds, args.rate, out / "profile", script
+                        ),
+                    )
                     profiles.append(_logged(ran))
             if args.move:
                 others = (MANY_SCRIPT, (bench.paths_file(models.names[1:]),))
                 for label, server in under_test.items():
-                    profiles.append(_logged(_during_move(bench, server, f"{label} move", args, out, others)))
+                    moving = alone(
+                        server,
+                        under_test.values(),
+                        partial(_during_move, bench, server, f"{label} move", args, out, others),
+                    )
+                    profiles.append(_logged(moving))
         finally:
             for server in under_test.values():
                 server.stop()
@@ -114,16 +128,25 @@ def _during_move(
     out: Path,
     script: tuple[Path, tuple[str, ...]],
 ) -> spy.Profile:
-    """Profiled traffic over the others while the first model moves to the other of its two versions."""
+    """Profiled traffic over the others while the first model's alias moves to a version registered for this run.
+
+    A version no server has seen, so each server under test loads it (a version still in memory would swap
+    without a load); the server first catches up with where the alias is now (the other server's run moved
+    it while this one was stopped), and is idle before the run.
+    """
     models = bench.models
     moved = models.names[0]
-    now = str(bench.client.get_model_version_by_alias(moved, ALIAS).version)
-    target = models.spare_version if now != models.spare_version else "1"
+    client = bench.client
+    now = str(client.get_model_version_by_alias(moved, ALIAS).version)
+    wait_for(lambda: serving(server).get(moved) == now, 120, f"{moved} serving version {now}")
+    server.wait_idle()
+    source = f"models:/{moved}/1"  # as bench/many_registry.py registers the spare version
+    target = str(client.create_model_version(moved, source, await_creation_for=0).version)
     seconds = max(args.seconds, 12.0)
 
     def move() -> None:
         time.sleep(2.0)  # py-spy and wrk under way
-        bench.client.set_registered_model_alias(moved, ALIAS, target)
+        client.set_registered_model_alias(moved, ALIAS, target)
         probe = Probe(server, moved, bench.body)
         wait_for(lambda: probe.check() == target, 120, f"{moved} serving version {target}")
 

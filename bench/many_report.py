@@ -40,7 +40,7 @@ def goal_rows(f: Figures) -> list[str]:
         f"| ≥ 0.8 | {_met(None if ratio is None else ratio >= 0.8)} |",
         f"| moving one model's alias under that traffic: new version serving | {_num(f.move_s)} s "
         f"(RELOAD_INTERVAL_S={f.interval_s:g}, load {_num(f.move_load_s)} s) | "
-        f"≤ interval × 1.2 + load + 1 s of `/model` polling ({move_bound:.2f} s) | "
+        f"≤ interval × 1.2 + load + 1 s of `/health/ready` polling ({move_bound:.2f} s) | "
         f"{_met(None if f.move_s is None else f.move_s <= move_bound)} |",
         f"| … failed requests | {_num(f.move_failed, 'd') if f.move_failed is not None else '—'} | 0 | "
         f"{_met(None if f.move_failed is None else f.move_failed == 0)} |",

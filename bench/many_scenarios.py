@@ -18,6 +18,7 @@ from mlflow import MlflowClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.load import LoadResult, run_wrk
+from bench.many_alone import alone
 from bench.many_registry import ALIAS, ManyModels
 from bench.servers import Server, clean_env, free_port, process_tree
 
@@ -156,9 +157,11 @@ class ManyBench:
         names = self.models.names
         self.mixed(many, names, 1)  # warm-up
         run_wrk(one.url + "/invocations", self.body, CONNECTIONS, 1)
-        for round_no in range(self.figures.rounds):
-            mixed = self.mixed(many, names, self.figures.seconds)
-            single = run_wrk(one.url + "/invocations", self.body, CONNECTIONS, self.figures.seconds)
+        for round_no in range(self.figures.rounds):  # each measured alone: bench/many_alone.py
+            mixed = alone(many, [one], lambda: self.mixed(many, names, self.figures.seconds))
+            single = alone(
+                one, [many], lambda: run_wrk(one.url + "/invocations", self.body, CONNECTIONS, self.figures.seconds)
+            )
             self.figures.many.append(_result(mixed))
             self.figures.one.append(_result(single))
             log.info(
@@ -169,7 +172,8 @@ class ManyBench:
         """The first model's alias moves to its spare version under traffic over the others."""
         moved, others = self.models.names[0], self.models.names[1:]
         window = self.figures.window()
-        before = self.mixed(many, others, window)
+        before = alone(many, [], lambda: self.mixed(many, others, window))
+        many.wait_idle()
         during = self.under_traffic(many, others, window)
         started = time.monotonic()
         self.client.set_registered_model_alias(moved, ALIAS, self.models.spare_version)
@@ -241,8 +245,23 @@ class Probe:
         answer = httpx.post(self.url, content=self.body, headers={"Content-Type": "application/json"}, timeout=30)
         if answer.status_code != 200:
             self.failed += 1
-        version = served(self.service).get(self.name, {}).get("version")
+        version = serving(self.service).get(self.name)
         return str(version) if version is not None else None
+
+
+def serving(service: Server) -> dict[str, str]:
+    """The version each model serves, from `/health/ready` (`{}` while not ready).
+
+    What the bench polls under traffic: `/model` describes every model in full (signatures and all: with
+    100 models ~0.1-0.4 s of the event loop a call, measured on this machine) and would stall the very
+    requests whose latency is measured, five times a second.
+    """
+    answer = httpx.get(service.url + "/health/ready", timeout=30)
+    if answer.status_code != 200:
+        return {}
+    body = answer.json()
+    models: dict[str, str] = body.get("models") or {body["model"]: body["version"]}
+    return models
 
 
 def served(service: Server) -> dict[str, dict[str, Any]]:
