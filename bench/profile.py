@@ -8,7 +8,8 @@ a stage's share of the samples times the process's CPU time (from /proc) over th
 its CPU microseconds per request. Stacks of threads other than the event loop's are named by thread
 (model thread, capture writer). Raw py-spy output stays in `bench/out/profile/`. With `--rate 0` (no
 py-spy) the CPU is split by thread from /proc instead: the event loop's (the main thread) and the others'.
-`--baseline REV` profiles that commit too (exported beside the run with its own locked environment), interleaved with this one.
+`--baseline REV` profiles that commit too (exported beside the run with its own locked environment),
+interleaved with this one.
 """
 
 from __future__ import annotations
