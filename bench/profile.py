@@ -6,8 +6,10 @@ idle samples left out) while wrk loads it at each connection count. Each sample 
 its deepest frame that belongs to one (`STAGES`, first rule that matches a frame wins for that frame);
 a stage's share of the samples times the process's CPU time (from /proc) over the requests answered is
 its CPU microseconds per request. Stacks of threads other than the event loop's are named by thread
-(model thread, capture writer). Raw py-spy output stays in `bench/out/profile/`. `--baseline REV` profiles
-that commit too (exported beside the run with its own locked environment), interleaved with this one.
+(model thread, capture writer). Raw py-spy output stays in `bench/out/profile/`. With `--rate 0` (no
+py-spy) the CPU is split by thread from /proc instead: the event loop's (the main thread) and the others'.
+`--baseline REV` profiles that commit too (exported beside the run with its own locked environment),
+interleaved with this one.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("HTTP and event loop", ("uvicorn", "uvloop", "asyncio", "httptools", "server.py")),
 )
 """Stage of a frame: `file:function` contains one of the patterns. The deepest frame with a stage decides."""
+LOOP_THREAD = "event loop thread (--rate 0)"
+OTHER_THREADS = "other threads (--rate 0)"
 
 
 def stage_of(frames: list[str]) -> str:
@@ -73,8 +77,24 @@ def read_samples(path: Path) -> Counter[str]:
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _ticks(Path(f"/proc/{pid}/stat")) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_ticks(pid: int) -> Counter[str]:
+    """CPU clock ticks so far of the event loop's thread (the main one) and of all the others together."""
+    ticks: Counter[str] = Counter()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            used = _ticks(task / "stat")
+        except (FileNotFoundError, ProcessLookupError):  # a thread that ended meanwhile
+            continue
+        ticks[LOOP_THREAD if task.name == str(pid) else OTHER_THREADS] += used
+    return ticks
+
+
+def _ticks(stat: Path) -> int:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
 
 
 @dataclass
@@ -88,7 +108,7 @@ class Profile:
     def us_per_request(self) -> dict[str, float]:
         total = sum(self.samples.values()) or 1
         per_request = self.cpu_s / max(self.load.requests, 1) * 1e6
-        if not self.samples:  # `--rate 0`: the process's CPU time only
+        if not self.samples:
             return {"not sampled (--rate 0)": per_request}
         return {stage: per_request * n / total for stage, n in self.samples.most_common()}
 
@@ -106,10 +126,11 @@ def profile(
     assert server.proc is not None
     pid = server.proc.pid
     raw = out / f"{label.replace(' ', '_').replace('@', '')}-c{connections}.txt"
-    if rate <= 0:  # wrk only: CPU and latency, no samples
-        before = cpu_seconds(pid)
+    if rate <= 0:  # wrk only: CPU and latency, no samples; the CPU split by thread from /proc
+        before, threads_before = cpu_seconds(pid), thread_ticks(pid)
         load = _wrk(server, connections, seconds, script)
-        return Profile(label, connections, load, cpu_seconds(pid) - before, Counter())
+        used = cpu_seconds(pid) - before
+        return Profile(label, connections, load, used, thread_ticks(pid) - threads_before)
     record = ["record", "--pid", str(pid), "--rate", str(rate), "--nonblocking", "--threads", "--format", "raw"]
     spy = subprocess.Popen(
         [str(PY_SPY), *record, "--duration", str(int(seconds) + 2), "--output", str(raw)],
@@ -137,7 +158,7 @@ def _wrk(
 
 
 def table(profiles: list[Profile]) -> list[str]:
-    helpers = ["model (model thread)", "capture (writer thread)", "other", "not sampled (--rate 0)"]
+    helpers = ["model (model thread)", "capture (writer thread)", "other", LOOP_THREAD, OTHER_THREADS]
     stages = [s for s, _ in STAGES] + helpers
     head = "| stage | " + " | ".join(f"{p.label} c={p.connections}" for p in profiles) + " |"
     lines = [head, "|---" * (len(profiles) + 1) + "|"]
@@ -200,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             for connections in (int(c) for c in args.connections.split(",")):
                 for label, server in under_test.items():
                     profiles.append(profile(server, label, connections, args.seconds, args.rate, out / "profile"))
+                    server.wait_idle()
         finally:
             for server in under_test.values():
                 server.stop()

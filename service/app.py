@@ -156,9 +156,28 @@ gets it back, per call: with 5 ms, the 99th percentile at 64 connections on the 
 was 627 ms, with 1 ms 283 ms (bench/profile.md)."""
 
 
+GC_YOUNG_THRESHOLD = 10_000
+"""Net container allocations between two young-generation collections (CPython 3.11's default: 700).
+
+CPython counts an allocation up and a free down only while the count is above zero, and each collection
+sets it to zero: the objects of the requests in flight when a collection ran are freed uncounted, so under
+concurrency the count climbs ~20 a request though a request keeps only its capture record. At 700 that was
+a young collection every ~35 requests at 64 connections, each walking and promoting the in-flight
+requests' objects (then older collections of them): 13-17 µs of CPU a request in the collector; at 10,000,
+3 collections in ~10,000 requests, ~1 µs a request (bench/profile.md, session 7). Garbage cycles wait a
+little longer to be freed: at most this many young objects."""
+
+
+def tune_interpreter() -> None:
+    """The process-wide settings the service runs with (the GIL's switch interval, the collector's threshold)."""
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+
+
 def create_app_from_env() -> FastAPI:
     """The factory uvicorn workers call (`service.app:create_app_from_env`, factory mode)."""
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    tune_interpreter()
     return create_app()
 
 

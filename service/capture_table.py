@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from service import capture_schema as cols
-from service.columns import matrix_of
+from service.columns import MatrixColumns, matrix_of
 
 if TYPE_CHECKING:
     from service.capture import CapturedBatch
@@ -37,9 +37,13 @@ def files_of(batches: list[CapturedBatch]) -> Iterator[tuple[FileKey, pa.Table]]
     """The tables to write with their partitions, each file's rows in arrival order; built as they are
     written, at most about `BUILD_ROWS` rows at a time (unless one file holds more)."""
     builds: dict[tuple[Any, ...], dict[FileKey, list[CapturedBatch]]] = {}
-    for batch in batches:
-        hour = datetime.fromtimestamp(batch.timestamp, UTC).replace(minute=0, second=0, microsecond=0)
-        builds.setdefault(_kind(batch), {}).setdefault((batch.model, hour), []).append(batch)
+    hours: dict[int, datetime] = {}
+    names: dict[tuple[int, str], tuple[str, ...]] = {}
+    for batch in batches:  # per request, in the writer thread: the hours and names are the same for most
+        hour = hours.get(number := int(batch.timestamp // 3600))
+        if hour is None:
+            hour = hours[number] = datetime.fromtimestamp(number * 3600, UTC)
+        builds.setdefault(_kind(batch, names), {}).setdefault((batch.model, hour), []).append(batch)
     for parts in builds.values():
         chunk: list[tuple[FileKey, list[CapturedBatch], int]] = []
         rows = 0
@@ -70,14 +74,21 @@ def text_columns(table: pa.Table) -> list[str]:
     return [field.name for field in table.schema if pa.types.is_string(field.type)]
 
 
-def _kind(batch: CapturedBatch) -> tuple[Any, ...]:
-    """What decides the types of a batch's columns: batches of one kind build into one table."""
-    block = matrix_of(batch.columns)
-    if block is not None:
-        inputs: tuple[Any, ...] = (tuple(batch.columns), block.dtype.str)
+def _kind(batch: CapturedBatch, names: dict[tuple[int, str], tuple[str, ...]]) -> tuple[Any, ...]:
+    """What decides the types of a batch's columns: batches of one kind build into one table.
+
+    `names`: the column names by (id of the checker's names list, dtype) of the batches seen in this flush
+    (alive in it, so no id is reused): a request's matrix shares its version's list of names."""
+    columns = batch.columns
+    if isinstance(columns, MatrixColumns):
+        key = (id(columns.names), columns.matrix.dtype.str)
+        named = names.get(key)
+        if named is None:
+            named = names[key] = tuple(columns.names)
+        inputs: tuple[Any, ...] = (named, key[1])
     else:
-        inputs = tuple((name, np.asarray(values).dtype.str) for name, values in batch.columns.items())
-    predictions = np.asarray(batch.predictions)
+        inputs = tuple((name, np.asarray(values).dtype.str) for name, values in columns.items())
+    predictions = batch.predictions if type(batch.predictions) is np.ndarray else np.asarray(batch.predictions)
     if predictions.ndim != 1 or len(predictions) != batch.n_rows:
         return inputs, "none"
     return inputs, "values" if predictions.dtype.kind in "biuf" else "labels"

@@ -70,10 +70,11 @@ class OnnxSession:
         self.session = ort.InferenceSession(model, session_options(), providers=["CPUExecutionProvider"])
         self.inputs = [OnnxInput(i.name, _NUMPY_TYPES.get(i.type, np.float32)) for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
+        self._run = _bound_run(self.session)
 
     def run(self, data: Any) -> list[Any]:
         """All outputs for `data`: a 2-D array for a one-input model, else a DataFrame with the input names."""
-        return list(self.session.run(None, self.feeds(data)))
+        return list(self._run(self.output_names, self.feeds(data), None))
 
     def feeds(self, data: Any) -> dict[str, np.ndarray]:
         if len(self.inputs) == 1:
@@ -97,6 +98,15 @@ class OnnxSession:
             raise ValueError(f"Input X contains infinity or a value too large for {value.dtype!r}.")
         if self.refuse_nan and np.isnan(value).any():
             raise ValueError("Input X contains NaN.")
+
+
+def _bound_run(session: Any) -> Any:
+    """The C++ session's `run`, past `InferenceSession.run`'s per-call checks (graph capture off, every input
+    fed, no foreign OrtValue, the output names listed again: ~5-7 µs of a ~17 µs one-row call). `feeds` builds
+    exactly the model's inputs as numpy arrays on the CPU provider, so none of them can fail here. ONNX
+    Runtime's own `run` when a version lacks the attribute."""
+    inner = getattr(session, "_sess", None)
+    return getattr(inner, "run", None) or session.run
 
 
 def load_onnx_flavor(

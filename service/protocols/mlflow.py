@@ -138,10 +138,20 @@ def _table(key: str, payload: Any) -> RawTable:
     return RawTable.from_rows(payload, key)
 
 
+_accepted: list[list[str]] = [[]]
+"""The column names last accepted (`_check_names`): clients send the same names request after request."""
+
+
 def _check_names(columns: Any, where: str) -> None:
+    """Plain strings, each once. Names equal to the last accepted ones pass at once: comparing 30 names costs
+    ~1 µs, checking them ~4 (their types, then a set of them). Only a list of plain strings is ever kept, and
+    nothing else compares equal to one (JSON, CSV and Parquet give plain `str`)."""
+    if columns == _accepted[0] and columns:
+        return
     if not isinstance(columns, list) or not set(map(type, columns)) <= {str}:  # JSON and CSV give plain str
         raise bad_request(f"{where} must be a list of column names")
     if len(set(columns)) == len(columns):
+        _accepted[0] = columns
         return
     duplicates = sorted({c for c in columns if columns.count(c) > 1})
     if duplicates:

@@ -21,7 +21,7 @@ from service.loaded_model import LoadedModel
 from service.middleware import RequestIds, request_id_of
 from service.predictor import Prediction, Predictor
 from service.protocols import mlflow as protocol
-from service.routes.common import AppState, PredictionResponse, read_body
+from service.routes.common import AppState, PredictionResponse, header, read_body
 from service.routes.openapi import INVOCATIONS_BODY, NAME_PARAMETER
 
 
@@ -64,7 +64,7 @@ async def invocations(request: Request) -> Response:
     served = state.models.get(request.path_params.get("name"))
     await served.loaded_for_call()  # memory budget: an unloaded model loads first
     predictor = served.predictor
-    content_type = request.headers.get("content-type")
+    content_type = header(request.scope, b"content-type")
     mime = protocol.mime_type(content_type)
     model = predictor.model()
     request_id = request_id_of(request.scope)
