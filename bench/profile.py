@@ -77,7 +77,7 @@ def read_samples(path: Path) -> Counter[str]:
 
 
 def cpu_seconds(pid: int) -> float:
-    return _ticks(Path(f"/proc/{pid}/stat")) / os.sysconf("SC_CLK_TCK")
+    return servers.cpu_ticks(Path(f"/proc/{pid}/stat")) / os.sysconf("SC_CLK_TCK")
 
 
 def thread_ticks(pid: int) -> Counter[str]:
@@ -85,16 +85,11 @@ def thread_ticks(pid: int) -> Counter[str]:
     ticks: Counter[str] = Counter()
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
-            used = _ticks(task / "stat")
+            used = servers.cpu_ticks(task / "stat")
         except (FileNotFoundError, ProcessLookupError):  # a thread that ended meanwhile
             continue
         ticks[LOOP_THREAD if task.name == str(pid) else OTHER_THREADS] += used
     return ticks
-
-
-def _ticks(stat: Path) -> int:
-    fields = stat.read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
 
 
 @dataclass

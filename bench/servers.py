@@ -127,10 +127,9 @@ class Server:
         total = 0
         for pid in process_tree(self.proc.pid):
             try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += cpu_ticks(Path(f"/proc/{pid}/stat"))
             except OSError:  # exited meanwhile
                 continue
-            total += int(fields[11]) + int(fields[12])
         return total / os.sysconf("SC_CLK_TCK")
 
     def wait_idle(self, timeout: float = 30.0, every: float = 0.25) -> bool:
@@ -159,6 +158,12 @@ class Server:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def cpu_ticks(stat: Path) -> int:
+    """User + system clock ticks from a `/proc/.../stat` file (a process's or one thread's)."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
 
 
 def process_tree(root: int) -> list[int]:

@@ -198,10 +198,19 @@ async def _send_response(
 
 
 def _client_id(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"x-request-id":
-            text = value.decode("latin-1")
-            return text if _SAFE_ID.match(text) else None
+    text = header(scope, b"x-request-id")
+    return text if text is not None and _SAFE_ID.match(text) else None
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of the header `name` (lower case, as ASGI servers give names), or None.
+
+    Read from the scope's list as `Request.headers.get` would answer, without building Starlette's `Headers`
+    (a copy of the list, and a lower-casing and encoding of the name per lookup): ~4 µs less for the two a
+    prediction reads (bench/profile.md, session 7)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
     return None
 
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
-from starlette.types import Scope
 
 from service.errors import ClientError, too_large
 from service.metrics import Metrics
+from service.middleware import header
 from service.predictor import Prediction
 from service.selection_follower import SelectionFollower
 from service.served_models import ServedModels
@@ -61,18 +61,6 @@ async def read_body(request: Request, limit: int) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def header(scope: Scope, name: bytes) -> str | None:
-    """The first value of the header `name` (lower case, as ASGI servers give names), or None.
-
-    Read from the scope's list as `Request.headers.get` would answer, without building Starlette's `Headers`
-    (a copy of the list, and a lower-casing and encoding of the name per lookup): ~4 µs less for the two a
-    prediction reads (bench/profile.md, session 7)."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
 
 
 def _disconnected(request: Request) -> ClientError:

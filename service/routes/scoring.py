@@ -18,10 +18,10 @@ from fastapi.routing import APIRoute
 from service import pyfunc_input
 from service.errors import ClientError, ModelError
 from service.loaded_model import LoadedModel
-from service.middleware import RequestIds, request_id_of
+from service.middleware import RequestIds, header, request_id_of
 from service.predictor import Prediction, Predictor
 from service.protocols import mlflow as protocol
-from service.routes.common import AppState, PredictionResponse, header, read_body
+from service.routes.common import AppState, PredictionResponse, read_body
 from service.routes.openapi import INVOCATIONS_BODY, NAME_PARAMETER
 
 

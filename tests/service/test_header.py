@@ -1,10 +1,10 @@
-"""`header`: a request header read from the ASGI scope as `Request.headers.get` answers it."""
+"""`header` (service/middleware.py): a request header read from the ASGI scope as `Request.headers.get` answers it."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 
-from service.routes.common import header
+from service.middleware import header
 
 
 def test_the_first_value_of_a_header_or_none() -> None:
