@@ -31,7 +31,10 @@ HERE = Path(__file__).resolve().parent
 PY_SPY = Path(sys.executable).parent / "py-spy"
 
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("model", ("onnxruntime", "/sklearn/", "loaded_model.py:predict", "compiled.py", "onnx_runtime.py")),
+    (
+        "model",
+        ("onnxruntime", "/sklearn/", "loaded_model.py:predict", "compiled.py", "onnx_runtime.py", "linear_form.py"),
+    ),
     ("capture", ("capture.py", "pyarrow", "predictor.py:_record")),
     ("metrics", ("prometheus_client",)),
     ("validation", ("schema.py", "table.py", "loaded_model.py:check")),

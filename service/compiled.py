@@ -1,4 +1,7 @@
-"""A loaded scikit-learn version compiled to ONNX Runtime, served only where it is proven equal at load.
+"""A loaded scikit-learn version compiled, served only where it is proven equal at load.
+
+Compiled to its affine map where it is a linear model behind per-column scalings (`service/linear_form.py`,
+runtime `linear`), else to ONNX Runtime (`onnxruntime`).
 
 Runs in the background load (`load_version`), never on the request path. The proof: the version's
 reference rows (`reference/reference.parquet` of its training run, at most `CHECK_MAX_ROWS`) and its input
@@ -26,9 +29,10 @@ import numpy as np
 import pandas as pd
 
 from service.columns import Columns
+from service.linear_form import fold, linear_model
 from service.loaded_model import LoadedModel
 from service.metrics import Metrics
-from service.onnx_convert import Form, convert, forms
+from service.onnx_convert import Form, array_layout, convert, forms
 from service.onnx_runtime import OnnxSession
 from service.schema import NUMERIC
 from service.table import RawTable
@@ -40,6 +44,9 @@ CHECK_MAX_ROWS = 10_000
 TOLERANCE = 1e-5
 MISSING_PROBE_ROWS = 20
 REFERENCE_ARTIFACT = "reference/reference.parquet"
+
+LINEAR = Form("array", np.float64)
+"""The linear form's input: the rows as one float64 array, as scikit-learn computes."""
 
 Result = Literal["compiled", "disagreed", "unconverted", "unchecked"]
 CompileMode = Literal["auto", "off"]
@@ -57,6 +64,8 @@ class Compilation:
     input_dtype: str | None = None
     layout: str | None = None
     seconds: float = 0.0
+    runtime: str = "onnxruntime"
+    """What executes the compiled form: `onnxruntime`, or `linear` (the affine map, service/linear_form.py)."""
 
     @property
     def served(self) -> bool:
@@ -99,9 +108,10 @@ class Compiler:
             )
             return replace(loaded, compilation=found)
         log.info(
-            "%s version %s compiled to ONNX Runtime (%s, %s): %d rows agree, max abs diff %.3g, %.2fs",
+            "%s version %s compiled (%s, %s, %s): %d rows agree, max abs diff %.3g, %.2fs",
             loaded.name,
             loaded.version,
+            found.runtime,
             found.layout,
             found.input_dtype,
             found.rows_checked,
@@ -121,6 +131,12 @@ def _compile(loaded: LoadedModel) -> tuple[LoadedModel | None, Compilation]:
     reasons: list[str] = []
     disagreed: Compilation | None = None
     refuses = _refusals(loaded, columns)
+    if array_layout(loaded.estimator, loaded.schema) and (affine := fold(loaded.estimator, len(loaded.schema.columns))):
+        compiled = linear_model(loaded, affine, *refuses)
+        found = replace(_agreement(loaded, compiled, columns, LINEAR), runtime="linear")
+        if found.served:
+            return compiled, found
+        disagreed = found
     for form in forms(loaded.estimator, loaded.schema):
         try:
             session = OnnxSession(convert(loaded.estimator, loaded.schema, form), *refuses)

@@ -108,9 +108,12 @@ class LoadedModel:
 
     @property
     def runtime(self) -> str:
-        """What executes the model: `sklearn` (the native estimator), `onnxruntime` or `pyfunc` (MLflow's wrapper)."""
-        if self.flavor == "onnx" or (self.compilation is not None and self.compilation.served):
+        """What executes the model: `sklearn` (the native estimator), a compiled form's runtime (`onnxruntime`,
+        `linear`) or `pyfunc` (MLflow's wrapper)."""
+        if self.flavor == "onnx":
             return "onnxruntime"
+        if self.compilation is not None and self.compilation.served:
+            return self.compilation.runtime
         return "sklearn" if self.flavor == "sklearn" else "pyfunc"
 
     def check(self, table: RawTable) -> tuple[Columns, list[str]]:

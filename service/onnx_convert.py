@@ -35,7 +35,7 @@ class Form:
 def forms(estimator: Any, schema: InputSchema) -> Iterator[Form]:
     """The forms to try for this estimator, best first."""
     widths: list[type[np.floating[Any]]] = [np.float32] if _tree_based(estimator) else [np.float64, np.float32]
-    layouts = ["array", "columns"] if _array_layout(estimator, schema) else ["columns"]
+    layouts = ["array", "columns"] if array_layout(estimator, schema) else ["columns"]
     for layout in layouts:
         for dtype in widths:
             yield Form(layout, dtype)
@@ -128,7 +128,7 @@ def _tree_based(estimator: Any) -> bool:
     return type(final).__module__.startswith(("sklearn.ensemble", "sklearn.tree"))
 
 
-def _array_layout(estimator: Any, schema: InputSchema) -> bool:
+def array_layout(estimator: Any, schema: InputSchema) -> bool:
     if not all(c.type in NUMERIC for c in schema.columns):
         return False
     first = estimator.steps[0][1] if hasattr(estimator, "steps") else estimator

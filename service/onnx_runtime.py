@@ -88,16 +88,18 @@ class OnnxSession:
             feeds = {i.name: data[i.name].to_numpy(dtype=i.dtype).reshape(-1, 1) for i in self.inputs}
         if self.refuse_infinite or self.refuse_nan:
             for value in feeds.values():
-                self._refuse_non_finite(value)
+                refuse_non_finite(value, self.refuse_infinite, self.refuse_nan)
         return feeds
 
-    def _refuse_non_finite(self, value: np.ndarray) -> None:
-        if value.dtype.kind != "f" or np.isfinite(value).all():
-            return
-        if self.refuse_infinite and np.isinf(value).any():
-            raise ValueError(f"Input X contains infinity or a value too large for {value.dtype!r}.")
-        if self.refuse_nan and np.isnan(value).any():
-            raise ValueError("Input X contains NaN.")
+
+def refuse_non_finite(value: np.ndarray, infinite: bool, nan: bool) -> None:
+    """Raise scikit-learn's own `ValueError` for an infinite value or NaN, where the native model refuses it."""
+    if value.dtype.kind != "f" or np.isfinite(value).all():
+        return
+    if infinite and np.isinf(value).any():
+        raise ValueError(f"Input X contains infinity or a value too large for {value.dtype!r}.")
+    if nan and np.isnan(value).any():
+        raise ValueError("Input X contains NaN.")
 
 
 def _bound_run(session: Any) -> Any:

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import load_diabetes
+from sklearn.datasets import load_diabetes, load_iris
 from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier, RandomForestClassifier
-from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, MaxAbsScaler, MinMaxScaler, StandardScaler
 
 from service.compiled import Compiler, _label
 from service.errors import ClientError
@@ -38,6 +38,11 @@ def _numeric_demo(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _diabetes() -> pd.DataFrame:
     return load_diabetes(as_frame=True).frame
+
+
+def _iris() -> pd.DataFrame:
+    frame = load_iris(as_frame=True).frame
+    return frame.rename(columns={c: c.replace(" (cm)", "").replace(" ", "_") for c in frame.columns})
 
 
 def _load(model: RegisteredModel, root: Path, compiler: Compiler | None) -> LoadedModel:
@@ -75,7 +80,15 @@ FAMILIES: dict[str, tuple[Any, str]] = {
     "hist_gradient_boosting": (HistGradientBoostingClassifier(max_iter=30, random_state=0), "demo"),
     "logistic_regression": (make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)), "demo"),
     "linear_regression": (LinearRegression(), "diabetes"),
+    "multiclass_logistic_regression": (make_pipeline(MaxAbsScaler(), LogisticRegression(max_iter=2000)), "iris"),
+    "ridge": (make_pipeline(MinMaxScaler(), Ridge(alpha=0.5)), "diabetes"),
+    "clipped_scaler_logistic_regression": (
+        make_pipeline(MinMaxScaler(clip=True), LogisticRegression(max_iter=1000)),
+        "demo",
+    ),
 }
+LINEAR = {"logistic_regression", "linear_regression", "multiclass_logistic_regression", "ridge"}
+"""Families compiled to their affine map (service/linear_form.py); the others to ONNX Runtime."""
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -83,14 +96,14 @@ def test_each_family_compiles_and_agrees_on_the_reference_rows(
     family: str, demo_model: RegisteredModel, mlflow_server: MlflowServer, tmp_path: Path
 ) -> None:
     estimator, data = FAMILIES[family]
-    frame = _numeric_demo(demo_model.frame) if data == "demo" else _diabetes()
+    frame = {"demo": lambda: _numeric_demo(demo_model.frame), "diabetes": _diabetes, "iris": _iris}[data]()
     model = register(mlflow_server, f"{family}-{uuid.uuid4().hex[:6]}", estimator, frame)
     metrics = Metrics()
     compiled = _load(model, tmp_path / "compiled", Compiler("auto", metrics))
     native = _load(model, tmp_path / "native", None)
 
     assert native.runtime == "sklearn"
-    assert compiled.runtime == "onnxruntime", compiled.compilation
+    assert compiled.runtime == ("linear" if family in LINEAR else "onnxruntime"), compiled.compilation
     found = compiled.compilation
     assert found is not None
     assert found.result == "compiled"
@@ -201,7 +214,7 @@ def test_a_rollback_to_a_cached_version_keeps_its_compiled_form(
     manager.refresh()
     served_first = manager.current
     assert served_first is not None
-    assert served_first.runtime == "onnxruntime"
+    assert served_first.runtime == "linear"
     second = register(mlflow_server, first.name, estimator, frame)
     manager.refresh()
     assert manager.current is not None
@@ -210,7 +223,7 @@ def test_a_rollback_to_a_cached_version_keeps_its_compiled_form(
     MlflowClient(mlflow_server.uri).set_registered_model_alias(first.name, "Production", first.version)
     manager.refresh()
     assert manager.current is served_first
-    assert manager.current.runtime == "onnxruntime"
+    assert manager.current.runtime == "linear"
     assert metrics.registry.get_sample_value("model_compile_total", {"model": first.name, "result": "compiled"}) == 2
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 
@@ -135,3 +136,51 @@ def test_the_onnx_flavor_is_served_on_onnx_runtime(onnx_model: RegisteredModel, 
     assert list(got.columns) == list(expected.columns)
     np.testing.assert_allclose(got.to_numpy(dtype=float), expected.to_numpy(dtype=float), rtol=1e-6)
     assert 'runtime="onnxruntime"' in "\n".join(_metric_line(service, "model_info"))
+
+
+def test_a_linear_model_is_served_on_its_affine_map(
+    demo_model: RegisteredModel, mlflow_server: MlflowServer, start_service: StartService
+) -> None:
+    """A scaled logistic regression on numbers: runtime `linear`, every answer as the native model's, each row
+    alone (the Python-float path) as in a batch (numpy), refusals alike."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    frame = demo_model.frame.drop(columns=["size_band"])
+    model = register(
+        mlflow_server,
+        f"linear-http-{uuid.uuid4().hex[:6]}",
+        make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
+        frame,
+    )
+    compiled = start_service(model.service_env(COMPILE="auto"))
+    native = start_service(model.service_env(COMPILE="off"))
+    info = httpx.get(f"{compiled.url}/model").json()
+    assert info["runtime"] == "linear"
+    assert info["compilation"]["runtime"] == "linear"
+    assert info["compilation"]["labels_equal"] is True
+    assert info["compilation"]["max_abs_diff"] <= 1e-9  # float64 throughout, as scikit-learn computes
+    assert 'runtime="linear"' in "\n".join(_metric_line(compiled, "model_info"))
+
+    rows = features(frame, n=40)
+    for name, (body, content_type) in all_formats(rows).items():
+        got, expected = _post(compiled, body, content_type), _post(native, body, content_type)
+        assert got.status_code == expected.status_code == 200, (name, got.text)
+        assert got.json() == expected.json(), name
+    for i in range(len(rows)):  # one row a request: scored alone, in Python floats
+        body = f'{{"dataframe_split": {rows.iloc[i : i + 1].to_json(orient="split", index=False)}}}'.encode()
+        got, expected = _post(compiled, body, "application/json"), _post(native, body, "application/json")
+        assert got.json() == expected.json(), i
+        proba = body[:-1] + b', "params": {"predict_method": "predict_proba"}}'
+        got, expected = _post(compiled, proba, "application/json"), _post(native, proba, "application/json")
+        np.testing.assert_allclose(got.json()["predictions"], expected.json()["predictions"], rtol=0, atol=1e-9)
+
+    for value in ("NaN", "Infinity"):  # refused as scikit-learn refuses them, through MLflow's input handling
+        split = json.loads(rows.head(1).to_json(orient="split", index=False))
+        split["data"][0][0] = "VALUE"
+        body = json.dumps({"dataframe_split": split}).replace('"VALUE"', value).encode()
+        got, expected = _post(compiled, body, "application/json"), _post(native, body, "application/json")
+        assert expected.status_code == 400, (value, expected.text)
+        assert got.status_code == expected.status_code, (value, got.text, expected.text)
+        assert got.json() == expected.json(), value
