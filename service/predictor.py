@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from service.model_manager import ModelManager
 from service.pyfunc_input import PyfuncRequest, capturable
 from service.shadow import Shadow, ShadowJob
 from service.table import RawTable
+
+log = logging.getLogger(__name__)
 
 # Above this many rows the signature check runs in a thread, so one big request cannot stall the loop.
 _CHECK_IN_THREAD_ROWS = 512
@@ -55,6 +58,7 @@ class Predictor:
         self.sample_rate = sample_rate
         self.shadow = shadow
         """Scores sampled requests with the shadow version too, after they were answered (service/shadow.py)."""
+        self._record_failing = False
 
     def model(self, version: str | None = None) -> LoadedModel:
         """The version serving now, or a specific one still in memory; NotReadyError if none."""
@@ -93,7 +97,10 @@ class Predictor:
         future = self.batcher.submit(model, columns, n_rows, method, pyfunc_params)
         output = await self._settled(future)
         classes = model.classes if method == "predict_proba" else None
-        self._record(model, columns, n_rows, request_id, output, classes, method)
+        # Once the answer is written (the rest of this task's step sends it): the client does not wait for it.
+        asyncio.get_running_loop().call_soon(
+            self._record_after, model, columns, n_rows, request_id, output, classes, method
+        )
         return Prediction(model, output, classes, ignored)
 
     async def predict_pyfunc(self, model: LoadedModel, request: PyfuncRequest, request_id: RequestIds) -> Prediction:
@@ -125,6 +132,30 @@ class Predictor:
                     f"prediction took longer than {self.timeout_s:g}s (REQUEST_TIMEOUT_S)", 504, "DEADLINE_EXCEEDED"
                 )
             )
+
+    def _record_after(
+        self,
+        model: LoadedModel,
+        columns: Any,
+        n_rows: int,
+        request_id: RequestIds,
+        output: Any,
+        classes: list[Any] | None,
+        method: str,
+    ) -> None:
+        """`_record` after the answer went out: a failure is counted as dropped rows and logged once a spell."""
+        try:
+            self._record(model, columns, n_rows, request_id, output, classes, method)
+        except Exception as exc:
+            if self.capture is not None:
+                self.capture.metrics.capture_dropped.inc(n_rows)
+            if not self._record_failing:
+                log.error("capture: a request's rows could not be recorded: %s: %s", type(exc).__name__, exc)
+            self._record_failing = True
+            return
+        if self._record_failing:
+            log.info("capture: requests' rows are recorded again")
+        self._record_failing = False
 
     def _record(
         self,
