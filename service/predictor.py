@@ -6,7 +6,9 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -99,7 +101,9 @@ class Predictor:
         classes = model.classes if method == "predict_proba" else None
         # Once the answer is written (the rest of this task's step sends it): the client does not wait for it.
         asyncio.get_running_loop().call_soon(
-            self._record_after, model, columns, n_rows, request_id, output, classes, method
+            self._record_after,
+            partial(self._record, model, columns, n_rows, request_id, output, classes, method),
+            n_rows,
         )
         return Prediction(model, output, classes, ignored)
 
@@ -133,19 +137,11 @@ class Predictor:
                 )
             )
 
-    def _record_after(
-        self,
-        model: LoadedModel,
-        columns: Any,
-        n_rows: int,
-        request_id: RequestIds,
-        output: Any,
-        classes: list[Any] | None,
-        method: str,
-    ) -> None:
-        """`_record` after the answer went out: a failure is counted as dropped rows and logged once a spell."""
+    def _record_after(self, record: Callable[[], None], n_rows: int) -> None:
+        """`record` (a bound `_record`) after the answer went out: a failure is counted as dropped rows and
+        logged once a spell."""
         try:
-            self._record(model, columns, n_rows, request_id, output, classes, method)
+            record()
         except Exception as exc:
             if self.capture is not None:
                 self.capture.metrics.capture_dropped.inc(n_rows)
