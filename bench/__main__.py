@@ -138,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
             "",
             "## Compiled models and the wire (issue 16)",
             "",
-            "`aliasserve, COMPILE=auto` serves the ONNX Runtime form proven equal at load; `COMPILE=off` the native "
-            "scikit-learn model; the bare ASGI echo reads the body and answers a constant under the same uvicorn.",
+            "`aliasserve, COMPILE=auto` serves the compiled form proven equal at load (a linear model's affine map, "
+            "else ONNX Runtime: `runtime` below); `COMPILE=off` the native scikit-learn model; the bare ASGI echo "
+            "reads the body and answers a constant under the same uvicorn.",
             "",
             *report.goal_lines(report.compile_goals(runs, high, low)),
             "",

@@ -161,8 +161,8 @@ def baseline_goals(runs: list[ModelRun], high: int, low: int) -> list[Goal]:
 def compilation_lines(runs: list[ModelRun]) -> list[str]:
     """What COMPILE=auto found at load for each model (`/model`): runtime proof or the reason it stayed native."""
     lines = [
-        "| model | result | rows checked | max abs diff | labels equal | seconds | reason |",
-        "|---|---|---|---|---|---|---|",
+        "| model | result | runtime | rows checked | max abs diff | labels equal | seconds | reason |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         ours = run.server(OURS)
@@ -171,7 +171,8 @@ def compilation_lines(runs: list[ModelRun]) -> list[str]:
             continue
         diff = found.get("max_abs_diff")
         found = {**found, "max_abs_diff": None if diff is None else f"{diff:.2g}"}
-        cells = [found.get(k) for k in ("result", "rows_checked", "max_abs_diff", "labels_equal", "seconds", "reason")]
+        keys = ("result", "runtime", "rows_checked", "max_abs_diff", "labels_equal", "seconds", "reason")
+        cells = [found.get(k) if found.get("result") == "compiled" or k != "runtime" else None for k in keys]
         lines.append("| " + " | ".join([run.model.label, *("—" if c is None else str(c) for c in cells)]) + " |")
     return lines
 
