@@ -46,6 +46,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("HTTP and event loop", ("uvicorn", "uvloop", "asyncio", "httptools", "server.py")),
 )
 """Stage of a frame: `file:function` contains one of the patterns. The deepest frame with a stage decides."""
+SPY_ATTEMPTS = 5
 LOOP_THREAD = "event loop thread (--rate 0)"
 OTHER_THREADS = "other threads (--rate 0)"
 
@@ -130,12 +131,15 @@ def profile(
         used = cpu_seconds(pid) - before
         return Profile(label, connections, load, used, thread_ticks(pid) - threads_before)
     record = ["record", "--pid", str(pid), "--rate", str(rate), "--nonblocking", "--threads", "--format", "raw"]
-    spy = subprocess.Popen(
-        [str(PY_SPY), *record, "--duration", str(int(seconds) + 2), "--output", str(raw)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(1.0)  # py-spy attaches
+    for _ in range(SPY_ATTEMPTS):  # py-spy 0.4 sometimes fails to attach ("Failed to find python version")
+        spy = subprocess.Popen(
+            [str(PY_SPY), *record, "--duration", str(int(seconds) + 2), "--output", str(raw)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(1.0)  # py-spy attaches
+        if spy.poll() is None:
+            break
     before = cpu_seconds(pid)
     load = _wrk(server, connections, seconds, script)
     used = cpu_seconds(pid) - before

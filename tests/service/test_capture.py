@@ -87,11 +87,11 @@ def test_rows_split_by_hour(tmp_path: Path) -> None:
 def test_a_full_queue_drops_and_counts_without_blocking(tmp_path: Path) -> None:
     metrics = _metrics()
     writer = CaptureWriter(str(tmp_path), metrics, max_rows=10, flush_rows=1_000, flush_interval_s=3600)
-    assert writer.offer(_batch(8))
-    assert not writer.offer(_batch(5))
-    assert _count(metrics, "capture_dropped_rows_total") == 5
+    assert writer.offer(_batch(4))  # under half the bound: nothing is written yet
+    assert not writer.offer(_batch(7))
+    assert _count(metrics, "capture_dropped_rows_total") == 7
     writer.close()
-    assert sum(pq.read_metadata(p).num_rows for p in tmp_path.rglob("*.parquet")) == 8
+    assert sum(pq.read_metadata(p).num_rows for p in tmp_path.rglob("*.parquet")) == 4
 
 
 def test_flush_by_size_and_by_age(tmp_path: Path) -> None:
@@ -170,3 +170,54 @@ def test_a_large_flush_is_compressed_with_zstd(tmp_path: Path) -> None:
     (path,) = tmp_path.rglob("*.parquet")
     assert pq.read_metadata(path).row_group(0).column(0).compression == "ZSTD"
     assert pq.read_table(path).column("mean_radius").to_pylist() == list(np.linspace(10, 20, ZSTD_FROM_ROWS))
+
+
+def _model_batch(model: str, n: int) -> CapturedBatch:
+    columns = {"mean_radius": np.linspace(1, 2, n), "size_band": np.array(["small"] * n, dtype=object)}
+    return CapturedBatch(model, "1", columns, n, f"{model}-{n}", time.time(), np.zeros(n))
+
+
+def _files_by_model(root: Path) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for path in root.rglob("*.parquet"):
+        model = path.relative_to(root).parts[0]
+        found[model] = found.get(model, 0) + pq.read_metadata(path).num_rows
+    return found
+
+
+def test_a_model_is_written_at_its_own_flush_rows_and_the_others_wait(tmp_path: Path) -> None:
+    """Many models: a model's file is written when it holds `flush_rows`, not when all models together do, so
+    files hold many rows rather than one small file per model per flush."""
+    metrics = _metrics()
+    writer = CaptureWriter(str(tmp_path), metrics, flush_rows=10, flush_interval_s=3600)
+    for _ in range(4):
+        writer.offer(_model_batch("quiet", 1))
+    writer.offer(_model_batch("busy", 12))
+    wait_until(lambda: _count(metrics, "capture_rows_total") == 12, timeout=10, what="the busy model's file")
+    assert _files_by_model(tmp_path) == {"model=busy": 12}
+    writer.close()  # what is accepted is written on shutdown
+    assert _files_by_model(tmp_path) == {"model=busy": 12, "model=quiet": 4}
+
+
+def test_half_a_full_queue_writes_every_model(tmp_path: Path) -> None:
+    """No model reaches `flush_rows`, but the queue holds half of `max_rows`: everything is written before rows
+    would have to be dropped."""
+    metrics = _metrics()
+    writer = CaptureWriter(str(tmp_path), metrics, max_rows=40, flush_rows=1_000, flush_interval_s=3600)
+    for model in ("a", "b", "c", "d"):
+        writer.offer(_model_batch(model, 5))
+    wait_until(lambda: _count(metrics, "capture_rows_total") == 20, timeout=10, what="the writes under pressure")
+    assert _files_by_model(tmp_path) == {f"model={m}": 5 for m in "abcd"}
+    assert _count(metrics, "capture_dropped_rows_total") == 0
+    writer.close()
+
+
+def test_each_model_is_written_when_its_oldest_rows_are_due(tmp_path: Path) -> None:
+    metrics = _metrics()
+    writer = CaptureWriter(str(tmp_path), metrics, flush_rows=1_000, flush_interval_s=0.3)
+    writer.offer(_model_batch("first", 2))
+    wait_until(lambda: _count(metrics, "capture_rows_total") == 2, timeout=10, what="the first model by age")
+    writer.offer(_model_batch("second", 3))
+    wait_until(lambda: _count(metrics, "capture_rows_total") == 5, timeout=10, what="the second model by age")
+    assert _files_by_model(tmp_path) == {"model=first": 2, "model=second": 3}
+    writer.close()
