@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -60,3 +61,15 @@ def venv_binary(name: str) -> str:
     if not beside.exists():
         raise FileNotFoundError(f"{name} is not installed in {beside.parent}: run `make install`")
     return str(beside)
+
+
+@contextmanager
+def tracking_uri_restored() -> Iterator[None]:
+    """Put the fluent API's tracking URI back after a block that moves it (other tests rely on it)."""
+    import mlflow
+
+    before = mlflow.get_tracking_uri()
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before)

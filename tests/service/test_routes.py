@@ -8,6 +8,7 @@ import httpx
 import mlflow
 
 from tests.conftest import RegisteredModel
+from tests.helpers import tracking_uri_restored
 from tests.processes import RunningService
 
 
@@ -34,8 +35,11 @@ def test_model_route_describes_the_served_version(demo_model: RegisteredModel, d
     assert info["source"].startswith("models:/")
     assert {c["name"] for c in info["signature"]["inputs"]} >= {"mean_radius", "size_band"}
     assert info["loaded_at"]
-    # The signature as MLflow itself writes it (embedded as MLflow's JSON text, not re-encoded by hand).
-    signature = mlflow.models.get_model_info(f"models:/{demo_model.name}/{demo_model.version}").signature
+    # The signature as MLflow itself writes it (embedded as MLflow's JSON text, not re-encoded by hand). Read
+    # from this model's own server: another test in this process may have pointed MLflow's global URI elsewhere.
+    with tracking_uri_restored():
+        mlflow.set_tracking_uri(demo_model.tracking_uri)
+        signature = mlflow.models.get_model_info(f"models:/{demo_model.name}/{demo_model.version}").signature
     assert signature is not None
     expected = {k: json.loads(v) if isinstance(v, str) else v for k, v in signature.to_dict().items()}
     assert info["signature"] == expected

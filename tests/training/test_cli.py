@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
@@ -13,22 +11,13 @@ import pytest
 from mlflow import MlflowClient
 from sklearn.dummy import DummyClassifier
 
+from tests.helpers import tracking_uri_restored
 from tests.processes import MlflowServer
 from tests.training.conftest import CliRunner
 from training.__main__ import main
 from training.data import load_demo_frame, write_frame
 from training.registry import PRODUCTION, version_by_alias
 from training.train import DRIFT_RUN_TAG, train_and_register
-
-
-@contextmanager
-def tracking_uri_restored() -> Iterator[None]:
-    """Put the fluent API's tracking URI back after a block that moves it (other tests rely on it)."""
-    before = mlflow.get_tracking_uri()
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(before)
 
 
 def last_json_line(stdout: str) -> dict[str, object]:
