@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import shutil
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await models.add(uri)
         if selection is not None:
             await selection.start()
+        folding = asyncio.create_task(metrics.fold_calls_every()) if metrics.multiprocess else None
         _freeze_startup_objects()
         following = settings.model_uri or f"{settings.model_filter!r} at @{settings.model_alias}"
         log.info("following %s on %s", following, redact(settings.mlflow_tracking_uri))
@@ -88,6 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if selection is not None:
                 await selection.stop()
             await models.close()
+            if folding is not None:
+                folding.cancel()
+            metrics.calls.fold()  # with several workers, the last calls' counts go to the shared files
             if capture is not None:
                 capture.close()
             shutil.rmtree(cache_root, ignore_errors=True)

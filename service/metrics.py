@@ -7,6 +7,7 @@ aggregates them. Gauges say how they combine across workers.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 
@@ -19,6 +20,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from service.call_tally import FOLD_EVERY_S, CallTallies, FoldFirst
 from service.shadow_metrics import ShadowMetrics
 from service.worker_states import LiveCollector
 
@@ -40,6 +42,8 @@ class Metrics:
         self.multiprocess = multiprocess_dir() is not None
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         reg = None if self.multiprocess else self.registry
+        # Ahead of the series, so a read folds first; `calls` is made after the series (hence the lambda).
+        self.registry.register(FoldFirst(lambda: self.calls.fold()))  # noqa: PLW0108
         self.requests = Counter(
             "http_requests_total", "HTTP requests answered.", ["route", "method", "status"], registry=reg
         )
@@ -64,6 +68,8 @@ class Metrics:
             "model_batch_rows", "Rows per model call.", ["model"], buckets=ROW_BUCKETS, registry=reg
         )
         self.predictions = Counter("model_predictions_total", "Rows predicted.", ["model", "version"], registry=reg)
+        self.calls = CallTallies(self.inference_duration, self.batch_rows, self.predictions)
+        """The three series above, counted per call and folded in before each read (service/call_tally.py)."""
         self.abandoned_calls = Counter(
             "model_abandoned_calls_total",
             "Model calls left running in their thread after outliving REQUEST_TIMEOUT_S.",
@@ -190,8 +196,16 @@ class Metrics:
         self.abandoned_calls.labels(model, version)  # the series exists at 0 from the start: increase() sees 1
         self.model_errors.labels(model, version)
 
+    async def fold_calls_every(self, seconds: float = FOLD_EVERY_S) -> None:
+        """With several workers: fold this one's call counts into the shared files now and then, so another
+        worker's scrape sees them (a scrape of this worker folds first anyway)."""
+        while True:
+            await asyncio.sleep(seconds)
+            self.calls.fold()
+
     def exposition(self) -> tuple[bytes, str]:
         if (folder := multiprocess_dir()) is not None:
+            self.calls.fold()
             registry = CollectorRegistry()
             registry.register(LiveCollector(folder))
             return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -127,7 +127,5 @@ def _call(predictor: Predictor, model: LoadedModel, data: Any, n_rows: int, meth
             500,
             "INTERNAL_ERROR",
         ) from None
-    metrics.inference_duration.labels(model.name, model.version).observe(time.perf_counter() - started)
-    metrics.batch_rows.labels(model.name).observe(n_rows)
-    metrics.predictions.labels(model.name, model.version).inc(n_rows)
+    metrics.calls.of(model.name, model.version).add(time.perf_counter() - started, n_rows)
     return output

@@ -12,6 +12,7 @@ import httpx
 from monitoring.metric_names import METRICS
 from service.metrics import LATENCY_BUCKETS
 from tests.conftest import RegisteredModel
+from tests.helpers import wait_until
 from tests.monitoring.conftest import PrometheusLauncher
 from tests.monitoring.exposition import exposition_problems
 from tests.monitoring.prometheus_process import wait_for_scrape
@@ -45,6 +46,10 @@ def _send(url: str, body: bytes, count: int, clients: int = 4, fresh_connections
     shares = [count // clients + (1 if i < count % clients else 0) for i in range(clients)]
     with ThreadPoolExecutor(clients) as pool:
         return [latency for part in pool.map(batch, shares) for latency in part]
+
+
+def _sum_of(text: str, name: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + "{"))
 
 
 def _value(result: list[dict]) -> float:
@@ -105,7 +110,15 @@ def test_two_workers_count_every_request_exactly(
     assert exposition_problems(text, unused=SHADOW_METRICS) == []
     lines = [line for line in text.splitlines() if line.startswith("http_requests_total") and "/invocations" in line]
     assert sum(float(line.rsplit(" ", 1)[1]) for line in lines) == 300
+    # Each worker counts its model calls and folds them into the shared files at its own scrape and every
+    # second (service/call_tally.py): the other worker's calls show within that.
+    wait_until(
+        lambda: _sum_of(httpx.get(f"{service.url}/metrics").text, "model_predictions_total") == 600,
+        what="both workers' predictions in the shared files",
+    )
     wait_for_scrape(prometheus, after=time.time())
     assert _value(prometheus.query('sum(http_requests_total{route="/invocations"})')) == 300
+    assert _value(prometheus.query("sum(model_predictions_total)")) == 600
+    assert _value(prometheus.query("sum(model_batch_rows_sum)")) == 600
     assert _value(prometheus.query("model_ready")) == 1
     assert [s["metric"]["version"] for s in prometheus.query("model_info == 1")] == [demo_model.version]
