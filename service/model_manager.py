@@ -135,8 +135,8 @@ class ModelManager:
             except Exception:  # the loop must survive anything; refresh() counts and logs its own failures
                 log.exception("unexpected error while following %s", self.target)
             serving = self.current is not None or self.deferred is not None
-            if serving and (not self.target.following or self.interval_s == 0):
-                self._wake.wait()  # nothing to poll: only a webhook or admin call wakes us
+            if serving and (not self.target.following or self.interval_s == 0 or self.registry.wakes_followers):
+                self._wake.wait()  # nothing to poll: only a webhook, an admin call or the selection wakes us
             else:
                 self._wake.wait(self._next_wait())
             self._wake.clear()

@@ -28,6 +28,10 @@ class RegistryUnavailable(Exception):
 class Resolver(Protocol):
     """What a model's follower asks: the version a URI names now (`Registry`, or the selection's snapshot)."""
 
+    wakes_followers: bool
+    """Whoever refreshes what this resolves from wakes each follower whose answer changed (the selection's
+    snapshot, `service/selection_follower.py`): a follower that serves need not poll on its own."""
+
     def resolve(self, target: ModelURI) -> ModelVersion: ...
 
 
@@ -46,6 +50,8 @@ _SEARCH_PAGE = 1000
 
 class Registry:
     """A thin wrapper over `MlflowClient` that sorts failures into "does not exist" and "cannot ask"."""
+
+    wakes_followers = False
 
     def __init__(self, tracking_uri: str) -> None:
         from mlflow import MlflowClient

@@ -46,6 +46,10 @@ class SnapshotResolver:
     """Resolves a selected model's aliases from the last search, as a follower's registry (`Resolver`):
     the serving alias and, with `SHADOW_ALIAS`, the shadow's."""
 
+    wakes_followers = True
+    """The selection follower wakes a follower whose alias the new snapshot answers otherwise: 100 serving
+    followers do not wake every interval to read the snapshot they were just woken for."""
+
     def __init__(self, registry: Registry, alias: str) -> None:
         self.registry = registry
         self.alias = alias

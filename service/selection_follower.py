@@ -93,8 +93,14 @@ class SelectionFollower:
             for follower in followers:  # production's alias, and the shadow's (SHADOW_ALIAS)
                 version = snapshot.version(served.name, follower.target.alias)
                 current = follower.current
-                if version is not None and (current is None or current.version != version):
-                    follower.wake()  # resolves from the snapshot just read: no registry call
+                # Serving followers do not poll (`wakes_followers`): woken when the alias moved or went (the
+                # follower keeps its version and says the alias is missing), or while the follower says so
+                # or could not reach the registry. They resolve from the snapshot just read.
+                moved = current is None or current.version != version
+                if (version is not None or current is not None) and (
+                    moved or follower.alias_missing or not follower.registry_ok
+                ):
+                    follower.wake()
 
     def _failed(self, reason: str) -> None:
         if reason != self.last_error:
