@@ -1,17 +1,17 @@
 """Model-call metrics counted in plain Python, folded into their Prometheus series before each read.
 
 Each model call updates three series: the inference-duration and batch-rows histograms and the predictions
-counter. Through prometheus-client that is three locks taken and a walk over the histogram's buckets:
-~11 µs of a served one-row request when traffic is spread over 100 models, where every request is its own
-call and each model's series are out of the CPU's caches by its next request (bench/many-profile.md). A
-`CallTally` counts the same things with a few additions under one lock (~1 µs), and `CallTallies.fold`
-adds them to the series:
+counter. Through prometheus-client that is three locks taken and a walk over the histogram's buckets. With
+traffic spread over 100 models every request is its own call, and each model's series are out of the CPU's
+caches by its next request: 3.4-4.0 µs a call with caches disturbed between calls (11 µs of a request by a
+sampling profiler in the served process, bench/many-profile.md). A `CallTally` counts the same things with a
+few additions under one lock (1.3 µs the same way), and `CallTallies.fold` adds them to the series:
 
 - before every collection of the metrics' registry (`/metrics`, or `get_sample_value` in a test): a
   collector registered ahead of the series folds first;
 - in multiprocess mode (several workers), before this worker's own scrape and every `FOLD_EVERY_S`
   (`Metrics.fold_calls_every`), so another worker's scrape sees this one's calls at most that late; and at
-  shutdown, so nothing counted is lost.
+  a graceful shutdown, so nothing counted is lost (a worker killed outright loses its last second of counts).
 
 Bucket rules are Prometheus's: an observation goes to the first bucket whose bound is ≥ it (`le`).
 """
