@@ -45,6 +45,7 @@ from service.metrics import Metrics
 from service.model_thread import ModelThreads
 from service.pyfunc_input import PyfuncRequest
 from service.server import requests_in_flight
+from service.shared_calls import SharedTurn
 from service.thread_calls import RECHECK_S, ThreadCall
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,11 @@ class Batcher:
         max_batch_wait_ms: float = 2.0,
         abandon_after_s: float = 60.0,
         model: str = "",
+        shared: SharedTurn | None = None,
     ) -> None:
         self.metrics = metrics
+        self.shared = shared
+        """The app's turn across models: lone rows of binary linear classifiers share one call (`_gather`)."""
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_batch_wait_ms / 1000
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
@@ -143,7 +147,10 @@ class Batcher:
         return future
 
     def _gather(self, loop: asyncio.AbstractEventLoop, job: Job) -> None:
-        """Requests for this model submitted in one turn of the loop are scored together in the next one."""
+        """Requests for this model submitted in one turn of the loop are scored together in the next one (a lone
+        row of a binary linear classifier together with those of other models: service/shared_calls.py)."""
+        if self.shared is not None and self.shared.offer(self, job, loop):
+            return
         if self._turn is None:
             self._turn = [job]
             loop.call_soon(self._run_turn)
@@ -283,10 +290,10 @@ class Batcher:
         elapsed = time.perf_counter() - started
         if sample:
             self._costs.remember(model, time.thread_time() - cpu_started)
-        self._tally_of(model).add(elapsed, n_rows)
+        self.tally_of(model).add(elapsed, n_rows)
         return output
 
-    def _tally_of(self, model: LoadedModel) -> CallTally:
+    def tally_of(self, model: LoadedModel) -> CallTally:
         key = (model.name, model.version)
         tally = self._tallies.get(key)
         if tally is None:

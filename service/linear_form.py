@@ -28,6 +28,7 @@ import numpy as np
 
 from service.loaded_model import LoadedModel
 from service.onnx_runtime import refuse_non_finite
+from service.shared_calls import RowForm
 
 Kind = Literal["binary", "multiclass", "regression"]
 
@@ -160,10 +161,14 @@ def linear_model(loaded: LoadedModel, affine: Affine, refuse_infinite: bool, ref
         lone_row(data)
         return probabilities(affine, data)
 
+    row_form = None
+    if affine.kind == "binary" and class_array is not None:
+        row_form = RowForm(affine.weights.shape[0], affine.weights[:, 0].copy(), float(affine.bias[0]), class_array)
     return replace(
         loaded,
         predict_frame=predict,
         proba_frame=proba if loaded.proba_frame is not None and class_array is not None else None,
         array_input=True,
         estimator=None,
+        row_form=row_form,
     )

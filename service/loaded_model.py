@@ -86,6 +86,8 @@ class LoadedModel:
     """The serving input example MLflow saved with the model (a request body), for the warm-up."""
     warm_up_error: str | None = None
     """Why the input example could not be scored at load; the version is served all the same."""
+    row_form: Any = None
+    """A binary linear classifier's `RowForm`: lone rows share calls across models (service/shared_calls.py)."""
     _logged_errors: set[str] = field(default_factory=set, repr=False)
 
     @property

@@ -12,7 +12,7 @@ import shutil
 import threading
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from service.batching import Batcher
@@ -27,6 +27,7 @@ from service.registry import Resolver
 from service.settings import Settings
 from service.shadow import Shadow
 from service.shadow_follower import shadow_of
+from service.shared_calls import SharedTurn
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class ModelServices:
     cache_root: Path
     budgeted: BudgetedLoading
     """Measures every load; under MODEL_MEMORY_BUDGET_MB also defers loads and unloads models."""
+    shared: SharedTurn = field(default_factory=SharedTurn)
+    """Lone rows of binary linear classifiers, across models, share one call a turn (service/shared_calls.py)."""
 
 
 class ServedModel:
@@ -65,7 +68,13 @@ class ServedModel:
         )
         self.metrics = services.metrics
         self.shadow: Shadow | None = shadow_of(self.manager, services)  # SHADOW_ALIAS (issue 18)
-        self.batcher = Batcher(services.metrics, settings.max_batch_size, settings.max_batch_wait_ms, model=uri.name)
+        self.batcher = Batcher(
+            services.metrics,
+            settings.max_batch_size,
+            settings.max_batch_wait_ms,
+            model=uri.name,
+            shared=services.shared,
+        )
         self.predictor = Predictor(
             self.manager,
             self.batcher,
