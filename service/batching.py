@@ -37,7 +37,6 @@ from typing import Any
 
 from service.batch_jobs import Job, Outcome, groups, merged, settle
 from service.call_costs import COST_SAMPLE_EVERY, INLINE_BELOW_S, INLINE_MAX_ROWS, CallCosts
-from service.call_tally import CallTally
 from service.columns import Columns
 from service.errors import ModelError
 from service.loaded_model import LoadedModel
@@ -85,8 +84,6 @@ class Batcher:
         """Cheap calls gathered in this turn of the loop, scored together in the next one (`_gather`)."""
         self._waiting = False
         """The consumer is idle, waiting for a request: a lone cheap call may run in `submit` itself."""
-        self._tallies: dict[tuple[str, str], CallTally] = {}
-        """A version's call metrics (service/call_tally.py), found without a lookup by labels."""
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._consume(), name="batcher")
@@ -290,14 +287,5 @@ class Batcher:
         elapsed = time.perf_counter() - started
         if sample:
             self._costs.remember(model, time.thread_time() - cpu_started)
-        self.tally_of(model).add(elapsed, n_rows)
+        self.metrics.calls.of(model.name, model.version).add(elapsed, n_rows)
         return output
-
-    def tally_of(self, model: LoadedModel) -> CallTally:
-        key = (model.name, model.version)
-        tally = self._tallies.get(key)
-        if tally is None:
-            if len(self._tallies) > 16:
-                self._tallies.clear()  # versions come and go: forget the old ones now and then
-            tally = self._tallies[key] = self.metrics.calls.of(model.name, model.version)
-        return tally

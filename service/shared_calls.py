@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -81,13 +80,13 @@ def _shared_call(entries: list[tuple[Batcher, Job, RowForm]]) -> bool:
     weights = np.stack([form.weights for _, _, form in entries])
     scores = np.einsum("ij,ij->i", rows, weights).tolist()
     elapsed = time.perf_counter() - started
-    counted: dict[int, tuple[Callable[[float, int], Any], int]] = {}
-    for (batcher, job, form), score in zip(entries, scores, strict=True):
+    rows_of: dict[int, list[Any]] = {}
+    for (_, job, form), score in zip(entries, scores, strict=True):
         first = 1 if score + form.bias > 0 else 0
         if not job.future.done():
             job.future.set_result(form.classes[first : first + 1].copy())
-        add, n = counted.get(id(job.model), (batcher.tally_of(job.model).add, 0))
-        counted[id(job.model)] = (add, n + 1)
-    for add, n in counted.values():  # one call of n rows for each model in it
-        add(elapsed, n)
+        rows_of.setdefault(id(job.model), [job.model, 0])[1] += 1
+    calls = entries[0][0].metrics.calls
+    for model, n in rows_of.values():  # one call of n rows for each model in it
+        calls.of(model.name, model.version).add(elapsed, n)
     return True
