@@ -7,7 +7,9 @@ Runs in the background load (`load_version`), never on the request path. The pro
 reference rows (`reference/reference.parquet` of its training run, at most `CHECK_MAX_ROWS`) and its input
 example go through the same check-and-predict path as a request, natively and compiled: labels must be
 identical and every output and probability within `TOLERANCE` (relative to the largest native output,
-at least 1). Otherwise the native model serves, and why is logged (once per load) and counted in
+at least 1). A version without reference rows (logged by plain MLflow) has its affine map proven on probe
+rows around its input example instead (service/check_rows.py); ONNX forms are not tried for it. Otherwise
+the native model serves, and why is logged (once per load) and counted in
 `model_compile_total{model,result}`. The compiled form is part of the `LoadedModel`, so a rollback to a
 cached version serves it again without converting.
 
@@ -26,24 +28,18 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 
+from service.check_rows import NotChecked, check_columns, probe_rows, reference_rows, scores_differ, short
 from service.columns import Columns
-from service.linear_form import fold, linear_model
+from service.linear_form import Affine, fold, linear_model
 from service.loaded_model import LoadedModel
 from service.metrics import Metrics
 from service.onnx_convert import Form, array_layout, convert, forms
 from service.onnx_runtime import OnnxSession
-from service.schema import NUMERIC
-from service.table import RawTable
 
 log = logging.getLogger(__name__)
 
-CHECK_MAX_ROWS = 10_000
-"""Reference rows checked at most (the first ones in file order), so the check stays well under a second."""
 TOLERANCE = 1e-5
-MISSING_PROBE_ROWS = 20
-REFERENCE_ARTIFACT = "reference/reference.parquet"
 
 LINEAR = Form("array", np.float64)
 """The linear form's input: the rows as one float64 array, as scikit-learn computes."""
@@ -73,10 +69,6 @@ class Compilation:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class NotChecked(Exception):
-    """There are no rows to prove agreement on (no reference, or rows the signature refuses)."""
 
 
 class Compiler:
@@ -124,14 +116,18 @@ class Compiler:
 def _compile(loaded: LoadedModel) -> tuple[LoadedModel | None, Compilation]:
     if loaded.schema is None:
         return None, Compilation("unchecked", "the model has no column signature to convert and check against")
+    linear = array_layout(loaded.estimator, loaded.schema)
+    affine = fold(loaded.estimator, len(loaded.schema.columns)) if linear else None
     try:
-        columns = _check_columns(loaded)
+        columns = check_columns(loaded, [reference_rows(loaded), loaded.input_example])
     except NotChecked as exc:
-        return None, Compilation("unchecked", str(exc))
+        if affine is None or loaded.input_example is None:
+            return None, Compilation("unchecked", str(exc))
+        return _affine_on_probes(loaded, affine, str(exc))
     reasons: list[str] = []
     disagreed: Compilation | None = None
     refuses = _refusals(loaded, columns)
-    if array_layout(loaded.estimator, loaded.schema) and (affine := fold(loaded.estimator, len(loaded.schema.columns))):
+    if affine is not None:
         compiled = linear_model(loaded, affine, *refuses)
         found = replace(_agreement(loaded, compiled, columns, LINEAR), runtime="linear")
         if found.served:
@@ -141,7 +137,7 @@ def _compile(loaded: LoadedModel) -> tuple[LoadedModel | None, Compilation]:
         try:
             session = OnnxSession(convert(loaded.estimator, loaded.schema, form), *refuses)
         except Exception as exc:  # skl2onnx or ONNX Runtime refuses this form: try the next
-            reasons.append(f"{form.layout}/{np.dtype(form.dtype).name}: {type(exc).__name__}: {_short(exc)}")
+            reasons.append(f"{form.layout}/{np.dtype(form.dtype).name}: {type(exc).__name__}: {short(exc)}")
             continue
         compiled = _compiled_model(loaded, session, form)
         found = _agreement(loaded, compiled, columns, form)
@@ -248,50 +244,21 @@ def _agreement(native: LoadedModel, compiled: LoadedModel, columns: Columns, for
     return replace(base, result="compiled")
 
 
-def _check_columns(loaded: LoadedModel) -> Columns:
-    """The reference rows and the input example, validated by the version's signature as a request is."""
+def _affine_on_probes(loaded: LoadedModel, affine: Affine, why: str) -> tuple[LoadedModel | None, Compilation]:
+    """No reference rows: the affine map proven on the input example and `width + 1` affinely independent rows
+    around it (service/check_rows.py). ONNX forms are not tried: a few rows prove nothing of a tree."""
     assert loaded.schema is not None
-    parts = [frame for frame in (_reference_rows(loaded), loaded.input_example) if frame is not None]
-    if loaded.schema.allow_missing:
-        parts.extend(_missing_value_probes(parts[0], [c.name for c in loaded.schema.columns if c.type in NUMERIC]))
-    rows = pd.concat(parts, ignore_index=True)
-    table = RawTable.from_columns({str(c): rows[c].tolist() for c in rows.columns if c in loaded.schema.names})
+    assert loaded.input_example is not None
     try:
-        columns, _ = loaded.schema.check(table)
-    except Exception as exc:
-        raise NotChecked(f"the reference rows do not pass the signature: {_short(exc)}") from exc
-    return columns
-
-
-def _missing_value_probes(reference: pd.DataFrame, numeric: list[str]) -> list[pd.DataFrame]:
-    """Reference rows with one column missing at a time, for estimators that take NaN.
-
-    A tree sends a missing value down the branch it learned (or the larger one); the compiled graph must
-    do the same, and reference rows seldom have gaps in every column to show it.
-    """
-    head = reference.head(MISSING_PROBE_ROWS)
-    return [head.assign(**{name: np.nan}) for name in numeric if name in head.columns]
-
-
-def _reference_rows(loaded: LoadedModel) -> pd.DataFrame:
-    import mlflow.artifacts
-    import pyarrow.parquet as pq
-
-    run_id = loaded.meta.run_id
-    if not run_id:
-        raise NotChecked("the version has no training run, so no reference rows to check against")
-    try:
-        path = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path=REFERENCE_ARTIFACT, dst_path=str(loaded.local_dir / "reference")
-        )
-        frame = pq.read_table(path).slice(0, CHECK_MAX_ROWS).to_pandas()
-    except Exception as exc:
-        raise NotChecked(f"no reference rows in run {run_id} ({REFERENCE_ARTIFACT}): {_short(exc)}") from exc
-    if frame.empty:
-        raise NotChecked(f"the reference of run {run_id} has no rows")
-    return frame
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text if len(text) <= 300 else text[:297] + "..."
+        probes = probe_rows(loaded.input_example, loaded.schema.names)
+        columns = check_columns(loaded, [loaded.input_example, probes])
+        differ = scores_differ(loaded.estimator, affine, probes)
+    except Exception as exc:  # an example that cannot be probed: unchecked, as before
+        return None, Compilation("unchecked", f"{why}; the input example cannot be probed: {short(exc)}")
+    compiled = linear_model(loaded, affine, *_refusals(loaded, columns))
+    found = replace(_agreement(loaded, compiled, columns, LINEAR), runtime="linear")
+    if not differ <= TOLERANCE:  # also refuses NaN
+        return None, replace(found, result="disagreed", reason=f"scores differ by {differ:.3g} on the probe rows")
+    if not found.served:
+        return None, found
+    return compiled, replace(found, reason=f"{why}: proven on the input example and {len(probes)} probe rows")

@@ -2,15 +2,19 @@
 MLflow's own pyfunc of that model answers.
 
 The other many-models tests serve versions of one logged model: identical weights, so a row scored with
-another model's weights would go unseen. Here a real MLflow server holds six scikit-learn models, logged with
-`mlflow.sklearn.log_model` beside their training rows (`reference/reference.parquet`, what a load checks a
-compiled form against): four binary logistic regressions on the breast-cancer data (30 columns; fitted on
-different rows with different penalties, one behind a `StandardScaler`), a binary and a three-class logistic
-regression on iris (4 columns) and a ridge regression on the diabetes data (10 columns). One predictor
-serves them all (`MODEL_URI` list); eight threads post one-row requests spread over the six models at once,
-so lone rows of different models meet in one turn of the event loop (`service/shared_calls.py` shares their
-call across models; the others take their own batcher's path). Every answer is held to
-`mlflow.pyfunc.load_model(uri).predict` of that row: the reference is MLflow's, not this service's.
+another model's weights would go unseen. Here a real MLflow server holds seven scikit-learn models, logged
+with `mlflow.sklearn.log_model` as a user's own pipeline logs them (a signature and an input example,
+nothing else; their affine maps are proven on probe rows, service/check_rows.py):
+- four binary logistic regressions on the breast-cancer data (30 columns), fitted on different rows with
+  different penalties, one behind a `StandardScaler`;
+- a binary and a three-class logistic regression on iris (4 columns);
+- a ridge regression on the diabetes data (10 columns).
+
+One predictor serves them all (`MODEL_URI` list). One-row requests reach it in bursts that arrive at once
+(`Bursts`): first one row for each model per burst, so lone rows of different models meet in one turn of
+the event loop (`service/shared_calls.py` shares their call), then shuffled bursts of 32, where a model's
+rows batch in its own batcher. Every answer is held to `mlflow.pyfunc.load_model(uri).predict` of that
+row: the reference is MLflow's, not this service's.
 """
 
 from __future__ import annotations
@@ -39,7 +43,6 @@ from sklearn.preprocessing import StandardScaler
 
 from tests.helpers import tracking_uri_restored
 from tests.processes import MlflowServer, RunningService
-from training.records import log_reference
 
 ROWS_EACH = 40
 """Rows posted to each model, each twice: once in a burst of one row per model, once in shuffled bursts."""
@@ -75,7 +78,6 @@ def _register(tracking_uri: str, name: str, model: Any, frame: pd.DataFrame) -> 
     with tracking_uri_restored():
         mlflow.set_tracking_uri(tracking_uri)
         with mlflow.start_run():
-            log_reference(frame)  # the training rows, as training does: a load proves the affine map on them
             info = mlflow.sklearn.log_model(
                 model,
                 name="model",
