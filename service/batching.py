@@ -131,7 +131,7 @@ class Batcher:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         job = Job(model, columns, n_rows, method, params, future)
-        if not self._waiting or not self._queue.empty() or not self._costs.cheap([job]):
+        if not self._waiting or not self._queue.empty() or not self._costs.cheap(job, job.n_rows):
             self._queue.put_nowait(job)
         elif requests_in_flight() == 1:
             self._run_group([job], settle)  # a lone request for a cheap model: no hop through the consumer task
@@ -160,7 +160,7 @@ class Batcher:
             self._run_group(jobs, settle)
             return
         for group in groups(jobs):
-            if self._costs.cheap(group):
+            if self._costs.cheap(group[0], sum(job.n_rows for job in group)):
                 self._run_group(group, settle)
             else:  # too many rows for one call on the loop: each was cheap alone
                 for job in group:
@@ -202,7 +202,7 @@ class Batcher:
             self._last_batch = len(jobs)
             try:
                 for group in groups(jobs):
-                    if self._costs.cheap(group):
+                    if self._costs.cheap(group[0], sum(job.n_rows for job in group)):
                         self._run_group(group, settle)
                         await asyncio.sleep(0)  # let the answered requests respond, and new ones queue
                     else:

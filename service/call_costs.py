@@ -11,8 +11,6 @@ wall time, so a call preempted by other processes does not count as slow.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from service.batch_jobs import Job
 from service.loaded_model import LoadedModel
 
@@ -45,10 +43,12 @@ class CallCosts:
         average = self._seconds.get(key)
         self._seconds[key] = seconds if average is None else average + _AVERAGE_WEIGHT * (seconds - average)
 
-    def cheap(self, calls: Sequence[Job]) -> bool:
-        """One call for `calls` (one group) is known to be cheap enough for the event loop."""
-        first = calls[0]
-        if first.model.flavor not in ("sklearn", "onnx") or first.params or first.pyfunc is not None:
+    def cheap(self, first: Job, n_rows: int) -> bool:
+        """One call of `n_rows` rows, for `first` and the requests grouped with it, is known to be cheap enough
+        for the event loop."""
+        if n_rows > INLINE_MAX_ROWS or first.params or first.pyfunc is not None:
+            return False
+        if first.model.flavor not in ("sklearn", "onnx"):
             return False
         average = self._seconds.get(id(first.model))
-        return average is not None and average < INLINE_BELOW_S and sum(c.n_rows for c in calls) <= INLINE_MAX_ROWS
+        return average is not None and average < INLINE_BELOW_S

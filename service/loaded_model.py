@@ -28,7 +28,7 @@ from service.errors import ClientError, ModelError, bad_request
 from service.logs import redact
 from service.model_metadata import input_example, input_schema, predicts_with, serving_example, signature_dict
 from service.pyfunc_input import PyfuncRequest
-from service.schema import NUMERIC, InputSchema
+from service.schema import NUMERIC, InputSchema, shared
 from service.table import RawTable
 
 if TYPE_CHECKING:
@@ -242,7 +242,7 @@ def _native_sklearn(
     estimator = pyfunc.get_raw_model()  # the estimator MLflow's pyfunc wraps: loaded once
     allow_nan = bool(getattr(get_tags(estimator).input_tags, "allow_nan", False))
     if schema is not None and allow_nan:
-        schema = InputSchema(schema.columns, allow_missing=True)
+        schema = shared(InputSchema(schema.columns, allow_missing=True))
     proba = getattr(estimator, "predict_proba", None)
     classes = getattr(estimator, "classes_", None)
     return LoadedModel(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from service.schema import SCALAR_TYPES, ColumnSpec, InputSchema
+from service.schema import SCALAR_TYPES, ColumnSpec, InputSchema, shared
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def input_schema(model_meta: Any) -> InputSchema | None:
         if kind not in SCALAR_TYPES or not isinstance(col.name, str):
             return None
         specs.append(ColumnSpec(col.name, kind, bool(getattr(col, "required", True))))
-    return InputSchema(tuple(specs))
+    return shared(InputSchema(tuple(specs)))
 
 
 def input_example(model_meta: Any, path: str) -> pd.DataFrame | None:

@@ -13,6 +13,7 @@ The rules (documented in the README):
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain
@@ -273,3 +274,12 @@ def _parse_text_column(spec: ColumnSpec, values: Column, may_be_missing: bool) -
     out: np.ndarray = series.to_numpy(dtype=object, copy=True)
     out[missing] = None
     return out
+
+
+_SHARED: weakref.WeakValueDictionary[InputSchema, InputSchema] = weakref.WeakValueDictionary()
+
+
+def shared(schema: InputSchema) -> InputSchema:
+    """The one checker of this signature in the process. Versions and models with equal signatures share it
+    (its names, index and name set), so requests spread over many of them read one copy, not one each."""
+    return _SHARED.setdefault(schema, schema)

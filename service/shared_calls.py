@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from service.batch_jobs import Job, settle
-from service.columns import stacked
+from service.columns import MatrixColumns
 
 if TYPE_CHECKING:
     from service.batching import Batcher
@@ -39,13 +39,25 @@ class RowForm:
     """(width,), float64."""
     bias: float
     classes: np.ndarray
+    answers: tuple[np.ndarray, np.ndarray] = field(init=False)
+    """`classes[0:1]` and `classes[1:2]`, read-only: a lone row's answer, handed out without a copy each."""
+
+    def __post_init__(self) -> None:
+        answers = (self.classes[0:1].copy(), self.classes[1:2].copy())
+        for answer in answers:
+            answer.flags.writeable = False
+        object.__setattr__(self, "answers", answers)
+
+
+Entry = tuple["Batcher", Job, RowForm, np.ndarray]
+"""A job offered: its batcher, the job, its model's form, and its row as a (width, 1) block."""
 
 
 class SharedTurn:
     """The lone rows offered in this turn of the loop, by any served model; one per app."""
 
     def __init__(self) -> None:
-        self._jobs: list[tuple[Batcher, Job, RowForm]] = []
+        self._jobs: list[Entry] = []
         self._scheduled = False
 
     def offer(self, batcher: Batcher, job: Job, loop: asyncio.AbstractEventLoop) -> bool:
@@ -53,7 +65,10 @@ class SharedTurn:
         form = job.model.row_form
         if form is None or job.n_rows != 1 or job.method != "predict" or job.params or job.pyfunc is not None:
             return False
-        self._jobs.append((batcher, job, form))
+        columns = job.columns
+        if not isinstance(columns, MatrixColumns):  # the all-double check's block: what lone rows of these have
+            return False
+        self._jobs.append((batcher, job, form, columns.matrix))
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._run)
@@ -61,32 +76,36 @@ class SharedTurn:
 
     def _run(self) -> None:
         jobs, self._jobs, self._scheduled = self._jobs, [], False
-        by_width: dict[int, list[tuple[Batcher, Job, RowForm]]] = {}
+        by_width: dict[int, list[Entry]] = {}
         for entry in jobs:
             if not entry[1].future.done():  # timed out, or its client went away
                 by_width.setdefault(entry[2].width, []).append(entry)
         for entries in by_width.values():
             if len(entries) == 1 or not _shared_call(entries):
-                for batcher, job, _ in entries:
+                for batcher, job, _, _ in entries:
                     batcher._run_group([job], settle)
 
 
-def _shared_call(entries: list[tuple[Batcher, Job, RowForm]]) -> bool:
+def _shared_call(entries: list[Entry]) -> bool:
     """Score the rows in one product and answer each; False (nothing answered) when a row is not finite."""
     started = time.perf_counter()
-    rows = np.concatenate([stacked(job.columns) for _, job, _ in entries])
-    if not np.isfinite(rows).all():
+    columns = np.concatenate([matrix for *_, matrix in entries], axis=1)  # (width, rows)
+    if not np.isfinite(columns).all():
         return False
-    weights = np.stack([form.weights for _, _, form in entries])
-    scores = np.einsum("ij,ij->i", rows, weights).tolist()
+    weights = np.stack([form.weights for _, _, form, _ in entries])  # (rows, width)
+    scores = np.einsum("ji,ij->i", columns, weights).tolist()
     elapsed = time.perf_counter() - started
-    rows_of: dict[int, list[Any]] = {}
-    for (_, job, form), score in zip(entries, scores, strict=True):
-        first = 1 if score + form.bias > 0 else 0
-        if not job.future.done():
-            job.future.set_result(form.classes[first : first + 1].copy())
-        rows_of.setdefault(id(job.model), [job.model, 0])[1] += 1
+    rows_of: dict[int, list[Any]] = {}  # id of the version: [the version, its rows in this call]
+    for (_, job, form, _), score in zip(entries, scores, strict=True):
+        future = job.future
+        if not future.done():
+            future.set_result(form.answers[score + form.bias > 0])
+        model = job.model
+        if (counted := rows_of.get(id(model))) is None:
+            rows_of[id(model)] = [model, 1]
+        else:
+            counted[1] += 1
     calls = entries[0][0].metrics.calls
     for model, n in rows_of.values():  # one call of n rows for each model in it
-        calls.of(model.name, model.version).add(elapsed, n)
+        calls.of(model.meta.name, model.meta.version).add(elapsed, n)
     return True
