@@ -95,6 +95,7 @@ def document(f: Figures, header: str) -> list[str]:
         "",
         *memory_rows(f),
         "",
+        *(["## Rounds measured again", "", *[f"- {s}" for s in f.stalled], ""] if f.stalled else []),
         *(["## Problems", "", *[f"- {p}" for p in f.problems], ""] if f.problems else []),
     ]
 

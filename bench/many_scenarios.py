@@ -4,27 +4,29 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import statistics
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from mlflow import MlflowClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from bench.load import LoadResult, run_wrk
 from bench.many_alone import alone
+from bench.many_reads import Background, Probe, logged_load_s, reload_failures, rss_mib, served, serving, wait_for
 from bench.many_registry import ALIAS, ManyModels
-from bench.servers import Server, clean_env, free_port, process_tree
+from bench.servers import Server, clean_env, free_port
+
+__all__ = ["CONNECTIONS", "MANY_SCRIPT", "Figures", "ManyBench", "Probe", "served", "serving", "wait_for"]
 
 log = logging.getLogger(__name__)
 MANY_SCRIPT = Path(__file__).resolve().parent / "many.lua"
 CONNECTIONS = 64
+STALLED = 1.5
+"""A wrk run that lasted this many times its length was stalled: the round is measured again (`stalled`)."""
+RETRIES = 2
 INTERVAL_S = 2.0
 """RELOAD_INTERVAL_S of the served models: the alias move is seen within this (jittered by up to 20%)."""
 
@@ -56,6 +58,8 @@ class Figures:
     broken_failures_counted: float | None = None
     broken_still_serving: str | None = None
     problems: list[str] = field(default_factory=list)
+    stalled: list[str] = field(default_factory=list)
+    """Rounds measured again because a wrk run outlasted its length (`STALLED`), and by how much."""
 
     def window(self) -> float:
         """The runs cover the move: at least three reload intervals and a load (`--window` in a smoke test)."""
@@ -73,6 +77,17 @@ class Figures:
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ratio": self.ratio(), "rss_per_model_mib": self.rss_per_model_mib()}
+
+
+def stalled(round_no: int, seconds: float, runs: tuple[LoadResult, ...]) -> str | None:
+    """Why the round's runs cannot be kept, or None: one lasted over `STALLED` times its length, so wrk's own
+    loop did not run (the machine paused: a VM snapshot paused this one ~19 s at 07:29 on 2026-12-01, the
+    kernel logging "crng reseeded due to virtual machine fork") or the server stopped answering."""
+    longest = max(run.seconds for run in runs)
+    if longest <= STALLED * seconds:
+        return None
+    rates = ", ".join(f"{run.rps:.0f}" for run in runs)
+    return f"round {round_no + 1}: a {seconds:g} s run lasted {longest:.1f} s ({rates} req/s)"
 
 
 def _result(result: LoadResult) -> dict[str, Any]:
@@ -158,10 +173,19 @@ class ManyBench:
         self.mixed(many, names, 1)  # warm-up
         run_wrk(one.url + "/invocations", self.body, CONNECTIONS, 1)
         for round_no in range(self.figures.rounds):  # each measured alone: bench/many_alone.py
-            mixed = alone(many, [one], lambda: self.mixed(many, names, self.figures.seconds))
-            single = alone(
-                one, [many], lambda: run_wrk(one.url + "/invocations", self.body, CONNECTIONS, self.figures.seconds)
-            )
+            for attempt in range(RETRIES + 1):
+                mixed = alone(many, [one], lambda: self.mixed(many, names, self.figures.seconds))
+                single = alone(
+                    one, [many], lambda: run_wrk(one.url + "/invocations", self.body, CONNECTIONS, self.figures.seconds)
+                )
+                note = stalled(round_no, self.figures.seconds, (mixed, single))
+                if note is None:
+                    break
+                last = attempt == RETRIES
+                self.figures.stalled.append(note + (": kept, no retry left" if last else ": measured again"))
+                log.warning("%s", self.figures.stalled[-1])
+                if last:
+                    break
             self.figures.many.append(_result(mixed))
             self.figures.one.append(_result(single))
             log.info(
@@ -206,112 +230,3 @@ class ManyBench:
         background = Background(lambda: self.mixed(service, names, seconds))
         time.sleep(0.5)  # let wrk connect before the change under test
         return background
-
-
-class Background(threading.Thread):
-    """A wrk run in a thread, so the bench can act on the registry while the traffic runs."""
-
-    def __init__(self, run: Any) -> None:
-        super().__init__(daemon=True)
-        self._run = run
-        self.result: LoadResult | None = None
-        self.error: BaseException | None = None
-        self.start()
-
-    def run(self) -> None:
-        try:
-            self.result = self._run()
-        except BaseException as exc:
-            self.error = exc
-
-    def join_result(self) -> LoadResult:
-        self.join()
-        if self.result is None:
-            raise RuntimeError(f"wrk failed: {self.error}")
-        return self.result
-
-
-class Probe:
-    """One model's own requests during its alias move: the version that answered, and failures counted."""
-
-    def __init__(self, service: Server, name: str, body: bytes) -> None:
-        self.url = f"{service.url}/invocations/{name}"
-        self.service = service
-        self.name = name
-        self.body = body
-        self.failed = 0
-
-    def check(self) -> str | None:
-        answer = httpx.post(self.url, content=self.body, headers={"Content-Type": "application/json"}, timeout=30)
-        if answer.status_code != 200:
-            self.failed += 1
-        version = serving(self.service).get(self.name)
-        return str(version) if version is not None else None
-
-
-def serving(service: Server) -> dict[str, str]:
-    """The version each model serves, from `/health/ready` (`{}` while not ready).
-
-    What the bench polls under traffic: `/model` describes every model in full (signatures and all: with
-    100 models ~0.1-0.4 s of the event loop a call, measured on this machine) and would stall the very
-    requests whose latency is measured, five times a second.
-    """
-    answer = httpx.get(service.url + "/health/ready", timeout=30)
-    if answer.status_code != 200:
-        return {}
-    body = answer.json()
-    models: dict[str, str] = body.get("models") or {body["model"]: body["version"]}
-    return models
-
-
-def served(service: Server) -> dict[str, dict[str, Any]]:
-    """`/model` by model name (one model answers its object, several `{"models": [...]}`)."""
-    body = httpx.get(service.url + "/model", timeout=30).json()
-    entries = body.get("models", [body])
-    return {entry["name"]: entry for entry in entries}
-
-
-def reload_failures(service: Server, name: str) -> float:
-    text = httpx.get(service.url + "/metrics", timeout=30).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            labels = sample.labels
-            if (
-                sample.name == "model_reloads_total"
-                and labels.get("model") == name
-                and labels.get("result") == "failure"
-            ):
-                return float(sample.value)
-    return 0.0
-
-
-def rss_mib(service: Server) -> float:
-    """VmRSS summed over the predictor's process tree, in MiB."""
-    assert service.proc is not None
-    total_kib = 0
-    for pid in process_tree(service.proc.pid):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue
-        total_kib += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-    return total_kib / 1024
-
-
-def logged_load_s(service: Server, name: str, version: str) -> float | None:
-    pattern = re.compile(rf"serving {re.escape(name)} version {re.escape(version)} \(was [^)]*\) after ([\d.]+)s")
-    found = pattern.findall(service.log_tail(2_000_000))
-    return float(found[-1]) if found else None
-
-
-def wait_for(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            if value := predicate():
-                return value
-        except httpx.HTTPError as exc:
-            last = exc
-        time.sleep(0.2)
-    raise TimeoutError(f"no {what} after {timeout:.0f} s (last error: {last!r})")

@@ -109,16 +109,19 @@ class Server:
         """Sum of VmHWM (peak resident set) over the server's process tree, in MiB."""
         if self.proc is None or self.proc.poll() is not None:
             return None
+        return self.status_kib("VmHWM") / 1024
+
+    def status_kib(self, field: str) -> int:
+        """A `/proc/<pid>/status` figure in kB (`VmRSS`, `VmHWM`) summed over the server's process tree."""
+        assert self.proc is not None
         total_kib = 0
         for pid in process_tree(self.proc.pid):
             try:
                 status = Path(f"/proc/{pid}/status").read_text()
             except OSError:
                 continue
-            for line in status.splitlines():
-                if line.startswith("VmHWM:"):
-                    total_kib += int(line.split()[1])
-        return total_kib / 1024
+            total_kib += next((int(line.split()[1]) for line in status.splitlines() if line.startswith(f"{field}:")), 0)
+        return total_kib
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) used so far by the server's process tree."""

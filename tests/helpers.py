@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -73,3 +74,18 @@ def tracking_uri_restored() -> Iterator[None]:
         yield
     finally:
         mlflow.set_tracking_uri(before)
+
+
+def need_commands(*commands: str, what: str) -> None:
+    """Skip `what` loudly when a command is missing, outside CI; in CI (`CI=true`) that is a failure."""
+    import shutil
+
+    import pytest
+
+    missing = [command for command in commands if shutil.which(command) is None]
+    if not missing:
+        return
+    reason = f"{' and '.join(missing)} not installed: run .ci/system-deps (make system-deps)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(f"SKIPPING {what}: {reason}")

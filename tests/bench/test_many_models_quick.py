@@ -8,23 +8,17 @@ traffic, an alias move, a broken version) at the least cost, since the suite run
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.helpers import need_commands
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_quick_many_models_bench_writes_its_table(tmp_path: Path) -> None:
-    if shutil.which("wrk") is None or shutil.which("taskset") is None:
-        reason = "wrk or taskset is not installed: run .ci/system-deps (make system-deps)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(f"SKIPPING the many-models bench run: {reason}")
+    need_commands("wrk", "taskset", what="the many-models bench run")
     results = tmp_path / "results-many-models.md"
     done = subprocess.run(
         [
