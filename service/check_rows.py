@@ -7,19 +7,18 @@ natively. The affine map can: `fold` (service/linear_form.py) only accepts per-c
 linear model, so the native estimator's scores are an affine function of the row, as the folded map's
 are, and two affine maps on `width` columns that agree on `width + 1` affinely independent rows agree
 everywhere. The rows: the example's first row `x0`, and `x0 + h_i e_i` for each column `i` (`h_i` =
-max(1, |x0_i|)). The native scores (`decision_function` of a classifier, `predict` of a regressor) and the
-folded ones must agree on each of them within the compile tolerance, relative to the score (at least 1);
-the labels and probabilities are then checked on the example and these rows as the reference rows are.
+max(1, |x0_i|)). On the example and these rows, checked by the signature and fed as a request's rows are,
+the native scores (`decision_function` of a classifier, `predict` of a regressor) and the folded ones must
+agree within the compile tolerance, relative to each score (at least 1), and the labels and probabilities
+as on reference rows.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
-from service.columns import Columns
+from service.columns import Columns, stacked
 from service.linear_form import Affine
 from service.loaded_model import LoadedModel
 from service.schema import NUMERIC
@@ -88,17 +87,17 @@ def probe_rows(example: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=names)
 
 
-def scores_differ(estimator: Any, affine: Affine, rows: pd.DataFrame) -> float:
-    """The largest difference between a native score of `rows` and the folded map's, relative to that score
-    (at least 1); NaN when they cannot be compared (then the proof fails)."""
+def scores_differ(native: LoadedModel, affine: Affine, columns: Columns) -> float:
+    """The largest difference between a native score of the checked rows and the folded map's, relative to
+    that score (at least 1); NaN when they cannot be compared (then the proof fails)."""
+    estimator = native.estimator
     score = estimator.decision_function if affine.kind != "regression" else estimator.predict
-    first = estimator.steps[0][1] if hasattr(estimator, "steps") else estimator
-    data = rows if hasattr(first, "feature_names_in_") else rows.to_numpy(dtype=np.float64)  # as it was fitted
-    native = np.asarray(score(data), dtype=np.float64).reshape(len(rows), -1)
-    folded = affine.scores(rows.to_numpy(dtype=np.float64))
-    if native.shape != folded.shape:
+    expected = np.asarray(score(native.model_input(columns)), dtype=np.float64)
+    folded = affine.scores(stacked(columns))
+    expected = expected.reshape(len(folded), -1)
+    if expected.shape != folded.shape:
         return float("nan")
-    return float(np.max(np.abs(native - folded) / np.maximum(1.0, np.abs(native))))
+    return float(np.max(np.abs(expected - folded) / np.maximum(1.0, np.abs(expected))))
 
 
 def short(exc: BaseException) -> str:

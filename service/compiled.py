@@ -116,8 +116,9 @@ class Compiler:
 def _compile(loaded: LoadedModel) -> tuple[LoadedModel | None, Compilation]:
     if loaded.schema is None:
         return None, Compilation("unchecked", "the model has no column signature to convert and check against")
-    linear = array_layout(loaded.estimator, loaded.schema)
-    affine = fold(loaded.estimator, len(loaded.schema.columns)) if linear else None
+    affine = (
+        fold(loaded.estimator, len(loaded.schema.columns)) if array_layout(loaded.estimator, loaded.schema) else None
+    )
     try:
         columns = check_columns(loaded, [reference_rows(loaded), loaded.input_example])
     except NotChecked as exc:
@@ -252,7 +253,7 @@ def _affine_on_probes(loaded: LoadedModel, affine: Affine, why: str) -> tuple[Lo
     try:
         probes = probe_rows(loaded.input_example, loaded.schema.names)
         columns = check_columns(loaded, [loaded.input_example, probes])
-        differ = scores_differ(loaded.estimator, affine, probes)
+        differ = scores_differ(loaded, affine, columns)
     except Exception as exc:  # an example that cannot be probed: unchecked, as before
         return None, Compilation("unchecked", f"{why}; the input example cannot be probed: {short(exc)}")
     compiled = linear_model(loaded, affine, *_refusals(loaded, columns))

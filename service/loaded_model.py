@@ -124,9 +124,13 @@ class LoadedModel:
             raise bad_request(f"model {self.name} version {self.version} takes MLflow's input handling")
         return self.schema.check(table)
 
+    def model_input(self, columns: Columns) -> Any:
+        """Checked rows as this version's model takes them: one array, or a DataFrame (`array_input`)."""
+        return stacked(columns) if self.array_input else frame(columns)
+
     def predict(self, columns: Columns, method: str = "predict", params: dict[str, Any] | None = None) -> Any:
         """Predictions for checked rows (the fast path); a failure inside the model is a ModelError."""
-        data: Any = stacked(columns) if self.array_input else frame(columns)
+        data = self.model_input(columns)
         try:
             if method == "predict_proba":
                 if self.proba_frame is None:

@@ -7,7 +7,7 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 T = TypeVar("T")
 
@@ -76,16 +76,21 @@ def tracking_uri_restored() -> Iterator[None]:
         mlflow.set_tracking_uri(before)
 
 
+def not_installed(reason: str, skipped: str) -> NoReturn:
+    """A dependency the test needs is missing: under `CI=true` (where .ci/run installs it) the test fails with
+    `reason`; elsewhere it is skipped, loudly, with `skipped`."""
+    import pytest
+
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(skipped)
+
+
 def need_commands(*commands: str, what: str) -> None:
     """Skip `what` loudly when a command is missing, outside CI; in CI (`CI=true`) that is a failure."""
     import shutil
 
-    import pytest
-
     missing = [command for command in commands if shutil.which(command) is None]
-    if not missing:
-        return
-    reason = f"{' and '.join(missing)} not installed: run .ci/system-deps (make system-deps)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(f"SKIPPING {what}: {reason}")
+    if missing:
+        reason = f"{' and '.join(missing)} not installed: run .ci/system-deps (make system-deps)"
+        not_installed(reason, f"SKIPPING {what}: {reason}")

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from monitoring.prometheus_config import ALERTS, INSTALL_HINT, find_binary, render_config
-from tests.helpers import free_port, wait_until
+from tests.helpers import free_port, not_installed, wait_until
 from tests.processes import ManagedProcess
 
 
@@ -27,9 +26,7 @@ def require_binary(name: str) -> Path:
     path = find_binary(name)
     if path is None:
         reason = f"{name} is not installed, so this monitoring test cannot run: {INSTALL_HINT}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(f"SKIPPED LOUDLY: {reason}")
+        not_installed(reason, f"SKIPPED LOUDLY: {reason}")
     return path
 
 

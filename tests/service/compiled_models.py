@@ -1,14 +1,18 @@
-"""Registered versions for the compiled-model tests: trained and logged by the training pipeline."""
+"""Registered versions for the compiled-model tests: trained and logged by the training pipeline, or logged by
+plain MLflow as a user's own pipeline logs them (`log_stock`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from service.loaded_model import ModelVersion
 from tests.conftest import RegisteredModel
+from tests.helpers import tracking_uri_restored
 from tests.processes import MlflowServer
 
 
@@ -30,3 +34,34 @@ def disagreeing_frame(rows: int = 200) -> pd.DataFrame:
     """
     steps = np.arange(rows)
     return pd.DataFrame({"x": 1.0 + steps * 1e-10, "target": (steps >= rows // 2).astype("int64")})
+
+
+def data_set(loader: Callable[..., Any]) -> tuple[pd.DataFrame, np.ndarray]:
+    """A scikit-learn data set (`load_iris`, ...): its features as a frame, and its target."""
+    data = loader(as_frame=True)
+    return data.data, data.target.to_numpy()
+
+
+def log_stock(tracking_uri: str, name: str, fitted: Any, features: pd.DataFrame, **logging: Any) -> ModelVersion:
+    """`fitted` logged by plain `mlflow.sklearn.log_model` with a signature and its first five rows as the input
+    example (`input_example=None` in `logging`: none), nothing else in its run; registered as `name`, aliased
+    Production."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.models import infer_signature
+
+    head = features.head(5)
+    logging = {"input_example": head, **logging}
+    with tracking_uri_restored():
+        mlflow.set_tracking_uri(tracking_uri)
+        with mlflow.start_run() as run:
+            info = mlflow.sklearn.log_model(
+                fitted,
+                name="model",
+                signature=infer_signature(head, fitted.predict(head)),
+                registered_model_name=name,
+                **logging,
+            )
+    version = str(info.registered_model_version)
+    MlflowClient(tracking_uri).set_registered_model_alias(name, "Production", version)
+    return ModelVersion(name, version, run.info.run_id, f"models:/{name}/{version}")

@@ -18,7 +18,6 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow.models import infer_signature
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.ensemble import RandomForestClassifier
@@ -30,9 +29,10 @@ from service.compiled import Compiler, _affine_on_probes
 from service.linear_form import fold
 from service.loaded_model import LoadedModel, ModelVersion, load_version
 from service.metrics import Metrics
-from service.table import RawTable
 from tests.helpers import tracking_uri_restored
 from tests.processes import MlflowServer
+from tests.service.compiled_models import data_set, log_stock
+from tests.service.test_compiled import _predict
 
 DATA = {"cancer": load_breast_cancer, "diabetes": load_diabetes, "iris": load_iris}
 LINEAR: dict[str, tuple[Any, str]] = {
@@ -44,37 +44,18 @@ LINEAR: dict[str, tuple[Any, str]] = {
 
 
 def _data(name: str) -> tuple[pd.DataFrame, np.ndarray]:
-    data = DATA[name](as_frame=True)
-    return data.data, data.target.to_numpy()
+    return data_set(DATA[name])
 
 
-def _log(server: MlflowServer, estimator: Any, data: str, example: bool = True, **logging: Any) -> ModelVersion:
-    """`estimator` fitted and logged by `mlflow.sklearn.log_model`, registered: nothing else in its run."""
+def _log(server: MlflowServer, estimator: Any, data: str, **logging: Any) -> ModelVersion:
+    """`estimator` fitted on `data`, logged by `mlflow.sklearn.log_model`: nothing else in its run."""
     features, target = _data(data)
     fitted = clone(estimator).fit(features, target)
-    name = f"stock-{uuid.uuid4().hex[:8]}"
-    with tracking_uri_restored():
-        mlflow.set_tracking_uri(server.uri)
-        with mlflow.start_run() as run:
-            info = mlflow.sklearn.log_model(
-                fitted,
-                name="model",
-                signature=infer_signature(features.head(5), fitted.predict(features.head(5))),
-                input_example=features.head(5) if example else None,
-                registered_model_name=name,
-                **logging,
-            )
-    version = str(info.registered_model_version)
-    return ModelVersion(name, version, run.info.run_id, f"models:/{name}/{version}")
+    return log_stock(server.uri, f"stock-{uuid.uuid4().hex[:8]}", fitted, features, **logging)
 
 
 def _load(meta: ModelVersion, root: Path, compiler: Compiler | None) -> LoadedModel:
     return load_version(meta, root, compiler=compiler)
-
-
-def _predict(loaded: LoadedModel, frame: pd.DataFrame, method: str = "predict") -> np.ndarray:
-    columns, _ = loaded.check(RawTable.from_columns({str(c): frame[c].tolist() for c in frame.columns}))
-    return np.asarray(loaded.predict(columns, method))
 
 
 @pytest.mark.parametrize("family", LINEAR)
@@ -148,7 +129,7 @@ def test_a_stock_logged_forest_or_a_linear_model_without_an_example_stays_native
     forest = _log(
         mlflow_server, RandomForestClassifier(n_estimators=10, random_state=0), "cancer", skops_trusted_types=trees
     )
-    bare = _log(mlflow_server, LINEAR["ridge"][0], "diabetes", example=False)
+    bare = _log(mlflow_server, LINEAR["ridge"][0], "diabetes", input_example=None)
     with tracking_uri_restored():
         mlflow.set_tracking_uri(mlflow_server.uri)
         assert "no reference rows" in _stays_native(_load(forest, tmp_path / "forest", Compiler("auto")))

@@ -34,15 +34,15 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from mlflow import MlflowClient
-from mlflow.models import infer_signature
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from service.loaded_model import ModelVersion
 from tests.helpers import tracking_uri_restored
 from tests.processes import MlflowServer, RunningService
+from tests.service.compiled_models import data_set, log_stock
 
 ROWS_EACH = 40
 """Rows posted to each model, each twice: once in a burst of one row per model, once in shuffled bursts."""
@@ -50,16 +50,11 @@ BURST = 32
 """Requests at most in one burst."""
 
 
-def _frame(loader: Callable[..., Any]) -> tuple[pd.DataFrame, np.ndarray]:
-    data = loader(as_frame=True)
-    return data.data, data.target.to_numpy()
-
-
 def _fitted() -> dict[str, tuple[Any, pd.DataFrame]]:
     """Each model fitted, with the frame its rows are drawn from."""
-    cancer, cancer_y = _frame(load_breast_cancer)
-    iris, iris_y = _frame(load_iris)
-    diabetes, diabetes_y = _frame(load_diabetes)
+    cancer, cancer_y = data_set(load_breast_cancer)
+    iris, iris_y = data_set(load_iris)
+    diabetes, diabetes_y = data_set(load_diabetes)
     models: dict[str, tuple[Any, pd.DataFrame]] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence warnings of the unscaled fits: not under test
@@ -74,19 +69,8 @@ def _fitted() -> dict[str, tuple[Any, pd.DataFrame]]:
     return models
 
 
-def _register(tracking_uri: str, name: str, model: Any, frame: pd.DataFrame) -> str:
-    with tracking_uri_restored():
-        mlflow.set_tracking_uri(tracking_uri)
-        with mlflow.start_run():
-            info = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                signature=infer_signature(frame.head(5), model.predict(frame.head(5))),
-                input_example=frame.head(5),  # the rows the load checks a compiled form against
-                registered_model_name=name,
-            )
-    MlflowClient(tracking_uri).set_registered_model_alias(name, "Production", str(info.registered_model_version))
-    return f"models:/{name}@Production"
+def _uri(version: ModelVersion) -> str:
+    return f"models:/{version.name}@Production"
 
 
 def _body(row: pd.DataFrame) -> bytes:
@@ -151,7 +135,7 @@ def registered(mlflow_server: MlflowServer) -> dict[str, tuple[str, pd.DataFrame
     disagree = {tuple(models[n][0].predict(cancer).tolist()) for n in models if n.startswith("cancer")}
     assert len(disagree) == 4  # each pair of cancer models disagrees on a posted row: wrong weights would show
     return {
-        f"{label}-{suffix}": (_register(mlflow_server.uri, f"{label}-{suffix}", model, frame), rows[label])
+        f"{label}-{suffix}": (_uri(log_stock(mlflow_server.uri, f"{label}-{suffix}", model, frame)), rows[label])
         for label, (model, frame) in models.items()
     }
 
